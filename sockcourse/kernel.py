@@ -1,0 +1,188 @@
+"""The kernel's view: what state the OS says each of our sockets is in.
+
+The notebook's own process holds loopback sockets of its own (Jupyter talks
+to the kernel over them), so every view here is filtered to the ports the
+caller names: a server, a socket, or a port number.
+
+`states()` asks psutil, which reads the same tables as `ss` and `netstat`;
+`proc_net_tcp()` shows the raw lines of Linux's /proc/net/tcp for the
+"everything is a file" aside.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass
+
+import psutil
+
+#: The state numbers in /proc/net/tcp, from the Linux kernel's
+#: include/net/tcp_states.h, named as RFC 793 (and psutil) names them.
+PROC_TCP_STATES = {
+    "01": "ESTABLISHED", "02": "SYN_SENT", "03": "SYN_RECV", "04": "FIN_WAIT1",
+    "05": "FIN_WAIT2", "06": "TIME_WAIT", "07": "CLOSE", "08": "CLOSE_WAIT",
+    "09": "LAST_ACK", "0A": "LISTEN", "0B": "CLOSING",
+}
+
+_ROLE_ORDER = {"listening": 0, "client": 1, "server": 2, "other": 3}
+
+
+@dataclass(frozen=True)
+class SocketState:
+    """One TCP socket as the kernel sees it."""
+
+    role: str     # "listening", "server" (accepted end), "client", or "other"
+    local: str    # "127.0.0.1:5000"
+    remote: str   # "" for a listening socket
+    state: str    # "LISTEN", "ESTABLISHED", "TIME_WAIT", ...
+
+
+class StateTable(list):
+    """A list of SocketState that shows itself as a small table."""
+
+    def states(self) -> list[str]:
+        return [row.state for row in self]
+
+    def of_role(self, role: str) -> list[str]:
+        """The states of the sockets with one role, e.g. table.of_role('client')."""
+        return [row.state for row in self if row.role == role]
+
+    def __repr__(self) -> str:
+        if not self:
+            return "(no sockets on these ports)"
+        header = ("role", "local", "remote", "state")
+        rows = [header] + [(r.role, r.local, r.remote or "-", r.state) for r in self]
+        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+
+    __str__ = __repr__
+
+
+def _ports_of(things) -> tuple[set[int], set[int]]:
+    """(server ports, other ports) named by servers, sockets and numbers."""
+    servers, others = set(), set()
+    for thing in things:
+        if isinstance(thing, bool):
+            raise TypeError(f"Expected a server, a socket or a port number, but got {thing!r}.")
+        if isinstance(thing, int):
+            others.add(thing)
+        elif isinstance(thing, socket.socket):
+            if thing.fileno() == -1:
+                continue  # closed: the kernel view shows what is left through the other ports
+            port = thing.getsockname()[1]
+            listening = thing.type == socket.SOCK_STREAM and thing.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+            (servers if listening else others).add(port)
+        elif getattr(thing, "port", None) is not None:
+            servers.add(thing.port)
+        else:
+            raise TypeError(
+                f"Expected a server, a TCP socket or a port number, but got {thing!r}; "
+                f"for example kernel.states(server) or kernel.states(server, client_socket)."
+            )
+    return servers, others
+
+
+def _addr(address) -> str:
+    if not address:
+        return ""
+    host, port = address[0], address[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _tcp_connections():
+    try:
+        return psutil.net_connections(kind="tcp")
+    except psutil.AccessDenied:
+        # macOS lets only root list every socket; our own process is still visible
+        # (sockets in TIME_WAIT belong to no process, so they are missing then).
+        own = psutil.Process()
+        return (own.net_connections if hasattr(own, "net_connections") else own.connections)(kind="tcp")
+
+
+def _role(conn, server_ports: set[int]) -> str:
+    if conn.status == psutil.CONN_LISTEN:
+        return "listening"
+    if conn.laddr and conn.laddr.port in server_ports:
+        return "server"
+    if conn.raddr and conn.raddr.port in server_ports:
+        return "client"
+    return "other"
+
+
+def states(*things, until=None, timeout: float = 2.0) -> StateTable:
+    """The kernel's state of every TCP socket on the ports of `things`.
+
+    things: servers, sockets or port numbers. A socket on a server's port is
+        the "server" end, a socket talking to it the "client" end.
+    until: a state name, or a collection of them, that the caller expects to
+        see. State changes land a moment after the call that caused them (the
+        peer's thread must run), so this waits up to `timeout` seconds for
+        them, then returns what is there either way.
+    """
+    server_ports, other_ports = _ports_of(things)
+    ports = server_ports | other_ports
+    if not ports:
+        raise ValueError("Name at least one server, socket or port, for example kernel.states(server).")
+    expected = {until} if isinstance(until, str) else set(until or ())
+    deadline = time.monotonic() + timeout
+    while True:
+        table = StateTable()
+        for conn in _tcp_connections():
+            local_port = conn.laddr.port if conn.laddr else None
+            remote_port = conn.raddr.port if conn.raddr else None
+            if local_port in ports or remote_port in ports:
+                table.append(SocketState(_role(conn, server_ports), _addr(conn.laddr),
+                                         _addr(conn.raddr), conn.status))
+        table.sort(key=lambda r: (_ROLE_ORDER[r.role], r.state, r.local, r.remote))
+        if expected <= set(table.states()) or time.monotonic() >= deadline:
+            return table
+        time.sleep(0.005)
+
+
+def proc_net_tcp(*things) -> list[str]:
+    """The raw lines of /proc/net/tcp and /proc/net/tcp6 for these ports (Linux only).
+
+    Addresses and ports are hexadecimal there; `decode_proc_line` reads one.
+    """
+    server_ports, other_ports = _ports_of(things)
+    wanted = {f"{p:04X}" for p in server_ports | other_ports}
+    lines = []
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name) as table:
+                rows = table.read().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for row in rows:
+            fields = row.split()
+            local_port = fields[1].rsplit(":", 1)[1]
+            remote_port = fields[2].rsplit(":", 1)[1]
+            if local_port in wanted or remote_port in wanted:
+                lines.append(row.strip())
+    return lines
+
+
+def decode_proc_line(line: str) -> dict:
+    """Read one /proc/net/tcp line: its local and remote address and state."""
+    fields = line.split()
+
+    def address(text: str) -> str:
+        host_hex, port_hex = text.rsplit(":", 1)
+        raw = bytes.fromhex(host_hex)
+        if len(raw) == 4:
+            # The kernel prints the address as a number in the CPU's byte order.
+            host = socket.inet_ntop(socket.AF_INET, raw[::-1] if _little_endian() else raw)
+        else:
+            words = [raw[i:i + 4] for i in range(0, 16, 4)]
+            raw = b"".join(w[::-1] if _little_endian() else w for w in words)
+            host = socket.inet_ntop(socket.AF_INET6, raw)
+        return _addr((host, int(port_hex, 16)))
+
+    return {"local": address(fields[1]), "remote": address(fields[2]),
+            "state": PROC_TCP_STATES.get(fields[3], fields[3])}
+
+
+def _little_endian() -> bool:
+    import sys
+    return sys.byteorder == "little"
