@@ -16,7 +16,7 @@ from .trace import Event, Trace
 
 __all__ = [
     "AddressInUseError", "Event", "HandlerError", "Server", "SockcourseError", "Trace",
-    "handlers", "kernel", "serve", "stop_all", "viz",
+    "handlers", "kernel", "serve", "stop_all", "tcpstates", "viz",
 ]
 
 _LAZY_MODULES = {"viz", "tcpstates"}

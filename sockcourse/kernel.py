@@ -59,20 +59,31 @@ class StateTable(list):
     __str__ = __repr__
 
 
-def _ports_of(things) -> tuple[set[int], set[int]]:
-    """(server ports, other ports) named by servers, sockets and numbers."""
+def _ports_of(things, pairs: set | None = None) -> tuple[set[int], set[int]]:
+    """(server ports, other ports) named by servers, sockets and numbers.
+
+    Connected sockets also add their (local port, remote port) to `pairs`.
+    """
     servers, others = set(), set()
     for thing in things:
         if isinstance(thing, bool):
-            raise TypeError(f"Expected a server, a socket or a port number, but got {thing!r}.")
+            raise TypeError(f"Expected a server, a socket or a port number, but got {thing!r}; "
+                            f"for example kernel.states(server) or kernel.states(8080).")
         if isinstance(thing, int):
-            others.add(thing)
+            # A bare number names a server's port: the usual question is "what
+            # became of the connections to my server?", even after its sockets closed.
+            servers.add(thing)
         elif isinstance(thing, socket.socket):
             if thing.fileno() == -1:
                 continue  # closed: the kernel view shows what is left through the other ports
             port = thing.getsockname()[1]
             listening = thing.type == socket.SOCK_STREAM and thing.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
             (servers if listening else others).add(port)
+            if not listening and pairs is not None:
+                try:
+                    pairs.add((port, thing.getpeername()[1]))
+                except OSError:
+                    pass  # not connected (yet): nothing to pair with
         elif getattr(thing, "port", None) is not None:
             servers.add(thing.port)
         else:
@@ -113,14 +124,17 @@ def _role(conn, server_ports: set[int]) -> str:
 def states(*things, until=None, timeout: float = 2.0) -> StateTable:
     """The kernel's state of every TCP socket on the ports of `things`.
 
-    things: servers, sockets or port numbers. A socket on a server's port is
-        the "server" end, a socket talking to it the "client" end.
+    things: servers, sockets or port numbers. A number or a listening socket
+        names a server's port; a socket on a server's port is the "server" end,
+        a socket talking to it the "client" end. When connected sockets are
+        named, only their connections (and listening sockets) are shown.
     until: a state name, or a collection of them, that the caller expects to
         see. State changes land a moment after the call that caused them (the
         peer's thread must run), so this waits up to `timeout` seconds for
         them, then returns what is there either way.
     """
-    server_ports, other_ports = _ports_of(things)
+    pairs: set[tuple[int, int]] = set()
+    server_ports, other_ports = _ports_of(things, pairs)
     ports = server_ports | other_ports
     if not ports:
         raise ValueError("Name at least one server, socket or port, for example kernel.states(server).")
@@ -132,6 +146,11 @@ def states(*things, until=None, timeout: float = 2.0) -> StateTable:
             local_port = conn.laddr.port if conn.laddr else None
             remote_port = conn.raddr.port if conn.raddr else None
             if local_port in ports or remote_port in ports:
+                if pairs and conn.status != psutil.CONN_LISTEN and not (
+                        (local_port, remote_port) in pairs or (remote_port, local_port) in pairs):
+                    # Named sockets pick their connections: an old TIME_WAIT to the
+                    # same server port would only confuse the picture.
+                    continue
                 table.append(SocketState(_role(conn, server_ports), _addr(conn.laddr),
                                          _addr(conn.raddr), conn.status))
         table.sort(key=lambda r: (_ROLE_ORDER[r.role], r.state, r.local, r.remote))

@@ -9,6 +9,7 @@ connection, so the course can draw the conversation afterwards.
 from __future__ import annotations
 
 import socket
+import struct
 
 from .trace import Trace
 
@@ -100,5 +101,15 @@ class RecordingSocket(socket.socket):
     def close(self) -> None:
         if not self._close_recorded and self.fileno() != -1:
             self._close_recorded = True
-            self._record("close")
+            self._record("close", detail="RST (SO_LINGER 0)" if self._aborts_on_close() else "")
         super().close()
+
+    def _aborts_on_close(self) -> bool:
+        """True if SO_LINGER is on with a zero timeout: close() then sends RST, not FIN."""
+        if self.type != socket.SOCK_STREAM or self.family == getattr(socket, "AF_UNIX", None):
+            return False
+        try:
+            on, seconds = struct.unpack("ii", self.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8))
+        except (OSError, struct.error):
+            return False
+        return bool(on) and seconds == 0

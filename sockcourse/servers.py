@@ -18,6 +18,7 @@ import os
 import selectors
 import shutil
 import socket
+import stat
 import tempfile
 import threading
 import time
@@ -35,6 +36,10 @@ TRANSPORTS = {
     "unix": (getattr(socket, "AF_UNIX", None), socket.SOCK_STREAM),
     "unix_dgram": (getattr(socket, "AF_UNIX", None), socket.SOCK_DGRAM),
 }
+
+# Errors of a datagram handler's sendto() that the client, not the handler, caused;
+# UNIX datagram sockets raise them (UDP drops such datagrams silently).
+_REPLY_UNDELIVERABLE = PEER_GONE + (ConnectionRefusedError, FileNotFoundError, BlockingIOError)
 
 #: How long stop() waits for the threads of a server, in seconds.
 STOP_TIMEOUT = 5.0
@@ -188,6 +193,10 @@ class Server:
     def _explain_bind_error(self, exc: OSError) -> Exception:
         where = repr(self._path) if self._family == socket.AF_UNIX else f"{self._host} port {self._requested_port}"
         if exc.errno == errno.EADDRINUSE:
+            if self._family == socket.AF_UNIX and os.path.exists(self._path) and not stat.S_ISSOCK(os.stat(self._path).st_mode):
+                return AddressInUseError(
+                    f"The path {where} is taken by a file that is not a socket; pick another path, "
+                    f"or leave path=None for one in a private temporary directory.")
             if self._family == socket.AF_UNIX:
                 hint = ("if it is a stale socket file left by a server that is gone, remove it "
                         "with os.unlink(path), or leave path=None")
@@ -286,6 +295,11 @@ class Server:
                     continue
                 try:
                     handler(sock, data, address)
+                except _REPLY_UNDELIVERABLE as exc:
+                    # The client cannot take the reply (it closed, its path is gone, or its
+                    # queue is full on the non-blocking server socket): its doing, not a bug.
+                    self.trace.record("error", peer=peer_text(address),
+                                      detail=f"reply dropped: {type(exc).__name__}: {exc.strerror or exc}")
                 except BaseException as exc:
                     self._keep_error(0, peer_text(address), exc)
 
@@ -357,7 +371,7 @@ class Server:
             more = f" (and {len(self._errors) - 1} more errors; see server.trace)" if len(self._errors) > 1 else ""
             raise HandlerError(
                 f"The handler {self.name!r} raised {type(exc).__name__}: {exc} while serving "
-                f"{where}{more}; the traceback above shows the line in the handler."
+                f"{where}{more}; the handler's own traceback, shown with this error, points at the line."
             ) from exc
         if late:
             raise HandlerError(

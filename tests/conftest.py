@@ -1,0 +1,84 @@
+"""Fixtures shared by the package's tests: no server may outlive its test.
+
+A test that forgets a server would leave a thread and a port behind for the
+tests after it, and the failure would show up far from its cause; the autouse
+fixture below makes it fail in the test that leaked, and cleans up so the rest
+of the run is unaffected.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+import threading
+import time
+
+import pytest
+
+import sockcourse
+from sockcourse import registry
+
+
+@pytest.fixture(autouse=True)
+def no_server_left_running():
+    yield
+    leftovers = registry.running()
+    if leftovers:
+        try:
+            sockcourse.stop_all()
+        except Exception:
+            pass  # the leak is the failure to report; a handler error would hide it
+        pytest.fail(f"The test left {len(leftovers)} server(s) running: {leftovers!r}; "
+                    f"use `with serve(...)` or call stop() in the test.", pytrace=False)
+
+
+@pytest.fixture
+def short_tmp():
+    """A private directory with a short path: pytest's tmp_path can be too long for sun_path."""
+    path = tempfile.mkdtemp(prefix="sct-")
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def ipv6_loopback_available() -> bool:
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def server_threads(server) -> list[threading.Thread]:
+    """The live threads a server started (its loop and its connection threads)."""
+    prefix = f"sockcourse-{server.name}-"
+    return [t for t in threading.enumerate() if t.name.startswith(prefix)]
+
+
+def wait_for(predicate, timeout: float = 2.0, what: str = "the condition"):
+    """Poll `predicate` until it is true, or fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            pytest.fail(f"Waited {timeout} s for {what}, in vain.", pytrace=False)
+        time.sleep(0.005)
+
+
+def recv_exactly(sock: socket.socket, size: int) -> bytes:
+    """Read `size` bytes (the socket's own timeout bounds each wait)."""
+    parts, missing = [], size
+    while missing:
+        part = sock.recv(min(missing, 65536))
+        if not part:
+            break
+        parts.append(part)
+        missing -= len(part)
+    return b"".join(parts)

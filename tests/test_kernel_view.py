@@ -1,0 +1,201 @@
+"""Tests of sockcourse.kernel against the real kernel: the TCP states of a connection's life.
+
+The server's handler waits on an Event before it closes, so the test decides
+when the server end leaves CLOSE_WAIT; every wait for a state has a deadline.
+
+A port number is reused by later servers while TIME_WAIT sockets of an
+earlier server's connections (60 s on Linux) still name it, and the kernel
+view, which filters by port, rightly shows them too. The tests therefore
+look at the rows of the sockets they made, and ignore other TIME_WAIT rows.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+
+import psutil
+import pytest
+
+from sockcourse import kernel, serve
+from conftest import ipv6_loopback_available, recv_exactly, wait_for
+
+pytestmark = [
+    pytest.mark.timeout(30),
+    pytest.mark.skipif(not sys.platform.startswith("linux"),
+                       reason="the kernel's view is tested where /proc/net/tcp exists (Linux)"),
+]
+
+
+def port_of(address: str) -> int:
+    return int(address.rsplit(":", 1)[1])
+
+
+def name_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def ours(table, *names: str) -> kernel.StateTable:
+    """The rows of the listener and of connections whose client end is one of `names`."""
+    return kernel.StateTable(r for r in table if r.role == "listening" or r.local in names
+                             or r.remote in names)
+
+
+class HeldEcho:
+    """An echo handler that, after the client's FIN, keeps its socket open until released."""
+
+    def __init__(self):
+        self.release = threading.Event()
+        self.__name__ = "held_echo"
+
+    def __call__(self, conn):
+        while data := conn.recv(1024):
+            conn.sendall(data)
+        self.release.wait(10)  # bounded: a failing test must not leave this thread behind
+
+
+def assert_proc_agrees_with_psutil(port: int, *names: str) -> None:
+    """The raw /proc lines, decoded, say what psutil says about the same sockets.
+
+    Only the listener on `port` and the connections of `names` are compared: an
+    old TIME_WAIT row may expire between the two reads.
+    """
+    def wanted(local, remote):
+        if port not in (port_of(local), port_of(remote)):
+            return False  # our client's port may also name an old connection elsewhere
+        return port_of(remote) == 0 or local in names or remote in names
+
+    decoded = {(row["local"], row["remote"], row["state"])
+               for row in map(kernel.decode_proc_line, kernel.proc_net_tcp(port))}
+    decoded = {row for row in decoded if wanted(row[0], row[1])}
+    seen = set()
+    for conn in psutil.net_connections(kind="tcp"):
+        local = kernel._addr(conn.laddr)
+        # /proc writes "no remote end" as the all-zero address and port 0.
+        remote = kernel._addr(conn.raddr) if conn.raddr else ("[::]:0" if local.startswith("[") else "0.0.0.0:0")
+        if wanted(local, remote):
+            seen.add((local, remote, conn.status))
+    assert len(decoded) == 1 + 2 * len(names)  # the listener, and both ends of each connection
+    assert decoded == seen
+
+
+def test_states_through_the_life_of_a_connection():
+    handler = HeldEcho()
+    with socket.socket() as decoy_listener, serve(handler) as server:
+        # An unrelated connection in this same process, which must not show up.
+        decoy_listener.bind(("127.0.0.1", 0))
+        decoy_listener.listen(1)
+        decoy = socket.create_connection(decoy_listener.getsockname(), timeout=5)
+        try:
+            table = kernel.states(server, until="LISTEN")
+            assert [(r.role, r.state) for r in table if r.state != "TIME_WAIT"] == [("listening", "LISTEN")]
+            assert table[0].local == f"127.0.0.1:{server.port}" and table[0].remote == ""
+
+            client = socket.create_connection(server.address, timeout=5)
+            me = name_of(client)
+            with client:
+                client.sendall(b"hi")
+                assert recv_exactly(client, 2) == b"hi"
+                table = kernel.states(server, until="ESTABLISHED")
+                mine = ours(table, me)
+                assert mine.of_role("listening") == ["LISTEN"]
+                assert mine.of_role("client") == ["ESTABLISHED"]
+                assert mine.of_role("server") == ["ESTABLISHED"]
+                # Nothing else: not the decoy, not Jupyter's sockets, only old TIME_WAITs.
+                assert len(mine) == 3
+                assert all(r.state == "TIME_WAIT" for r in table if r not in mine)
+                assert all(server.port in (port_of(r.local), port_of(r.remote or ":0")) for r in table)
+                assert name_of(decoy) not in {r.local for r in table} | {r.remote for r in table}
+                (client_row,) = [r for r in mine if r.role == "client"]
+                assert client_row.remote == f"127.0.0.1:{server.port}"
+                assert_proc_agrees_with_psutil(server.port, me)
+
+                client.shutdown(socket.SHUT_WR)  # our FIN goes; the handler sees b"" and waits
+                table = ours(kernel.states(server, until={"FIN_WAIT2", "CLOSE_WAIT"}), me)
+                assert table.of_role("client") == ["FIN_WAIT2"]
+                assert table.of_role("server") == ["CLOSE_WAIT"]
+                assert_proc_agrees_with_psutil(server.port, me)
+
+                handler.release.set()  # now the server closes: its FIN ends our FIN_WAIT2
+                wait_for(lambda: server.trace.of_kind("close"), 2.0, "the server to close its end")
+            # Both ends closed: the one that closed first (us) waits in TIME_WAIT.
+            table = wait_for(lambda: _settled(server, me), 2.0, "the server end to be gone")
+            assert table.of_role("client") == ["TIME_WAIT"]
+            assert table.of_role("listening") == ["LISTEN"]
+        finally:
+            handler.release.set()
+            decoy.close()
+    # After stop nothing listens; only our TIME_WAIT remains (for 2 MSL).
+    table = kernel.states(server)
+    assert table.of_role("listening") == [] and ours(table, me).of_role("client") == ["TIME_WAIT"]
+
+
+def _settled(server, me):
+    table = ours(kernel.states(server, until="TIME_WAIT"), me)
+    return table if table.of_role("server") == [] and "TIME_WAIT" in table.states() else None
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+def test_proc_net_tcp_lines_decode_to_what_psutil_says(host):
+    if host == "::1" and not ipv6_loopback_available():
+        pytest.skip("IPv6 loopback (::1) cannot be bound on this machine")
+    handler = HeldEcho()
+    with serve(handler, host=host) as server:
+        try:
+            with socket.create_connection((host, server.port), timeout=5) as client:
+                client.sendall(b"x")
+                assert recv_exactly(client, 1) == b"x"
+                me = name_of(client)
+                kernel.states(server, until="ESTABLISHED")
+                decoded = [kernel.decode_proc_line(line) for line in kernel.proc_net_tcp(server)]
+                mine = [d for d in decoded if d["state"] == "LISTEN" or me in (d["local"], d["remote"])]
+                assert sorted(d["state"] for d in mine) == ["ESTABLISHED", "ESTABLISHED", "LISTEN"]
+                assert all(d["state"] == "TIME_WAIT" for d in decoded if d not in mine)
+                (client_end,) = [d for d in mine if d["local"] == me]
+                assert client_end["remote"] == kernel._addr((host, server.port))
+                assert_proc_agrees_with_psutil(server.port, me)
+        finally:
+            handler.release.set()
+
+
+def test_syn_sent_when_a_listener_never_accepts_and_its_queue_is_full():
+    """With backlog 0, Linux queues one finished handshake; later SYNs are dropped unanswered."""
+    clients = []
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        address = listener.getsockname()
+        try:
+            first = socket.create_connection(address, timeout=5)
+            clients.append(first)
+            table = ours(kernel.states(listener, until="ESTABLISHED"), name_of(first))
+            assert table.of_role("client") == ["ESTABLISHED"]
+            for _ in range(2):
+                late = socket.socket()
+                clients.append(late)
+                late.setblocking(False)
+                # connect_ex: a non-blocking connect reports "in progress" instead of waiting.
+                assert late.connect_ex(address) in (0, 115)  # EINPROGRESS on Linux
+            table = kernel.states(listener, until="SYN_SENT")
+            table = ours(table, *map(name_of, clients))
+            assert table.of_role("listening") == ["LISTEN"]
+            assert table.of_role("client").count("ESTABLISHED") >= 1
+            assert "SYN_SENT" in table.of_role("client")
+            # Nobody accepted: the finished handshake waits in the kernel's queue.
+            assert table.of_role("server").count("ESTABLISHED") >= 1
+        finally:
+            for sock in clients:
+                sock.close()
+
+
+def test_states_refuses_what_it_cannot_read():
+    with pytest.raises(ValueError) as info:
+        kernel.states()
+    assert "kernel.states(server)" in str(info.value)
+    for bad in ("8080", True, 3.5):
+        with pytest.raises(TypeError) as info:
+            kernel.states(bad)
+        message = str(info.value)
+        assert repr(bad) in message and message.endswith(".") and "for example" in message
