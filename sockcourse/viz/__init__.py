@@ -1,0 +1,21 @@
+"""Pictures of what sockets did: sequence diagrams, the TCP state diagram, byte timelines.
+
+Every function draws on the matplotlib Axes it is given (`ax=`) and returns
+it; without one it makes a new figure of a fitting size. Nothing here calls
+`plt.show()` or touches rcParams, so a notebook keeps its own style. The
+pictures are drawn from data: a server's `Trace` (see `sockcourse.trace`)
+and the state machine in `sockcourse.tcpstates`.
+
+Colours come from the Okabe-Ito palette, chosen to stay distinct for readers
+with the common kinds of colour blindness; line styles repeat what the colour
+says, so a grey-scale print still reads.
+
+Each chapter's pictures live in a module of their own in this package; this
+file only gathers their public names.
+"""
+
+from .conversation import sequence_diagram, timeline
+from .states import state_diagram
+from .style import CONNECTION_COLOURS, PALETTE, ROLE_COLOURS
+
+__all__ = ["CONNECTION_COLOURS", "PALETTE", "ROLE_COLOURS", "sequence_diagram", "state_diagram", "timeline"]
