@@ -1,0 +1,6 @@
+"""Makes `python -m sockcourse ...` run the course's command line (see cli.py)."""
+
+from .cli import main
+
+if __name__ == "__main__":
+    raise SystemExit(main(prog="python -m sockcourse"))
