@@ -1,0 +1,75 @@
+# Set-up for the sockcourse course: `make lab` to learn, `make test` to check.
+#
+# Everything is installed into .venv beside this file and nowhere else, so the
+# commands work where the system Python refuses global installs (PEP 668).
+# Written for GNU make 3.81 and newer (macOS still ships 3.81), so no
+# .ONESHELL, no $(file ...) and no other newer features.
+
+PYTHON ?= python3
+VENV := .venv
+VENV_PYTHON := $(VENV)/bin/python
+PIP := $(VENV_PYTHON) -m pip
+LAB_ARGS ?=
+PYTEST_ARGS ?=
+
+# Stamps remember which install last ran; each is older than pyproject.toml
+# only when the dependency list changed, which is the one reason to re-install.
+LAB_STAMP := $(VENV)/.sockcourse-lab-installed
+TEST_STAMP := $(VENV)/.sockcourse-test-installed
+
+# Jupyter refuses to run as root unless told; containers often run as root.
+ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+
+.PHONY: help lab test notebooks clean
+
+help:
+	@echo "make lab        set up .venv and open the course in JupyterLab (extra flags: LAB_ARGS=...)"
+	@echo "make test       set up .venv with the test tools and run every test (extra flags: PYTEST_ARGS=...)"
+	@echo "make notebooks  re-execute every notebook in place after editing it"
+	@echo "make clean      remove .venv and the caches"
+	@echo "make help       show this list"
+	@echo "Use another interpreter with PYTHON=..., for example: make lab PYTHON=python3.12"
+
+lab: $(LAB_STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 $(ALLOW_ROOT) $(LAB_ARGS)
+
+test: $(TEST_STAMP)
+	$(VENV_PYTHON) -m pytest $(PYTEST_ARGS)
+
+notebooks: $(TEST_STAMP)
+	$(VENV_PYTHON) tools/run_notebooks.py
+
+# The checks come before `venv` because its own failures are cryptic: an old
+# Python fails late with a syntax error, and Debian without python3-venv
+# leaves a half-made .venv that has no pip.
+$(VENV_PYTHON):
+	@command -v $(PYTHON) >/dev/null 2>&1 || { \
+	  echo "No Python was found under the name '$(PYTHON)'; the course needs Python 3.10 or newer. Install one, or name it with: make $(firstword $(MAKECMDGOALS) lab) PYTHON=/path/to/python3" >&2; \
+	  exit 1; }
+	@version=$$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])') || version=unknown; \
+	major=$${version%%.*}; minor=$${version#*.}; \
+	if [ "$$version" = unknown ] || [ "$$major" -lt 3 ] || { [ "$$major" -eq 3 ] && [ "$$minor" -lt 10 ]; }; then \
+	  echo "'$(PYTHON)' is Python $$version, but the course needs Python 3.10 or newer. Install a newer one and name it, for example: make $(firstword $(MAKECMDGOALS) lab) PYTHON=python3.11" >&2; \
+	  exit 1; \
+	fi; \
+	echo "Creating $(VENV) with $(PYTHON) (Python $$version)."; \
+	$(PYTHON) -m venv $(VENV) || { \
+	  rm -rf $(VENV); \
+	  echo "'$(PYTHON) -m venv' could not create $(VENV), so nothing was installed. On Debian or Ubuntu install the venv module first (sudo apt install python3-venv, or python$$version-venv for a Python that is not the system's default) and run make again." >&2; \
+	  exit 1; }
+	$(PIP) install --quiet --disable-pip-version-check --upgrade pip
+
+$(LAB_STAMP): pyproject.toml $(VENV_PYTHON)
+	$(PIP) install --quiet --disable-pip-version-check -e .
+	touch $@
+
+# The test extras include everything `lab` needs, so this install counts for
+# both and a `make lab` after `make test` starts at once.
+$(TEST_STAMP): pyproject.toml $(VENV_PYTHON)
+	$(PIP) install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@ $(LAB_STAMP)
+
+clean:
+	rm -rf $(VENV) .pytest_cache build dist *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+	find . -name .ipynb_checkpoints -type d -prune -exec rm -rf {} +
