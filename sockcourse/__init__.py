@@ -16,10 +16,10 @@ from .trace import Event, Trace
 
 __all__ = [
     "AddressInUseError", "Event", "HandlerError", "Server", "SockcourseError", "Trace",
-    "handlers", "kernel", "serve", "stop_all", "tcpstates", "viz",
+    "handlers", "kernel", "link", "serve", "stop_all", "tcpstates", "viz", "widgets",
 ]
 
-_LAZY_MODULES = {"viz", "tcpstates"}
+_LAZY_MODULES = {"viz", "tcpstates", "link", "widgets"}
 
 registry.hook_ipython()
 

@@ -103,14 +103,16 @@ def _add_serve(subparsers, prog: str) -> None:
 
 #: Each function adds one subcommand, given the subparsers and the program's
 #: name (for its examples); `link` and `bench` will join them.
-SUBCOMMANDS = [_add_serve]
+from .link_cli import add_parser as _add_link  # noqa: E402  (it needs UsageError, defined above)
+
+SUBCOMMANDS = [_add_serve, _add_link]
 
 
 # -- serve ---------------------------------------------------------------------
 def _serve(args) -> int:
     handler = _pick_handler(args.handler, datagram=args.udp)
     transport, where = _transport_and_address(args)
-    with _StopSignals() as stop_signals:
+    with StopSignals() as stop_signals:
         try:
             server = serve(handler, transport=transport,
                            # A terminal session may sit idle for long; Ctrl-C ends it anyway.
@@ -209,7 +211,7 @@ def _handler_failure(exc: HandlerError, name: str) -> str:
             f"stopped (run it with sockcourse.serve() in a notebook to see the failing line).")
 
 
-class _StopSignals:
+class StopSignals:
     """Turns SIGINT and SIGTERM into a wake-up that the main thread waits for.
 
     The Python-level handler only notes the signal: anything that takes a lock
@@ -224,7 +226,7 @@ class _StopSignals:
         self._old_handlers: dict = {}
         self._old_wakeup_fd = -1
 
-    def __enter__(self) -> "_StopSignals":
+    def __enter__(self) -> "StopSignals":
         if threading.current_thread() is not threading.main_thread():
             raise UsageError(
                 "The serve command must run in the main thread, because only it receives "
