@@ -645,6 +645,20 @@ def _abort_now(sock: socket.socket) -> None:
     sock.close()
 
 
+def _discard_unread(sock: socket.socket) -> None:
+    """Read away bytes that will never be forwarded, so that close() sends FIN.
+
+    Closing a TCP socket with unread data sends RST instead (RFC 2525,
+    section 2.17), and a stopped link should end its connections politely.
+    """
+    for _ in range(64):  # at most 4 MiB: a stop must not wait for a flood
+        try:
+            if not sock.recv(65536, socket.MSG_DONTWAIT):
+                return
+        except OSError:  # BlockingIOError: nothing left; anything else: nothing to save
+            return
+
+
 class _Connection:
     """One client's connection through the link: two sockets and four threads.
 
@@ -774,6 +788,7 @@ class _Connection:
                 if aborted:
                     _abort_now(sock)
                 else:
+                    _discard_unread(sock)
                     sock.close()
             except OSError:
                 pass
