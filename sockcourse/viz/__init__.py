@@ -15,7 +15,9 @@ file only gathers their public names.
 """
 
 from .conversation import sequence_diagram, timeline
+from .history import MILESTONES, history_timeline, layer_models, socket_name_bits
 from .states import state_diagram
 from .style import CONNECTION_COLOURS, PALETTE, ROLE_COLOURS
 
-__all__ = ["CONNECTION_COLOURS", "PALETTE", "ROLE_COLOURS", "sequence_diagram", "state_diagram", "timeline"]
+__all__ = ["CONNECTION_COLOURS", "MILESTONES", "PALETTE", "ROLE_COLOURS", "history_timeline", "layer_models",
+           "sequence_diagram", "socket_name_bits", "state_diagram", "timeline"]
