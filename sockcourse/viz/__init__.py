@@ -18,6 +18,8 @@ from .conversation import sequence_diagram, timeline
 from .history import MILESTONES, history_timeline, layer_models, socket_name_bits
 from .states import state_diagram
 from .style import CONNECTION_COLOURS, PALETTE, ROLE_COLOURS
+from .unix import fd_passing, latency_comparison, message_boundaries, throughput_comparison
 
 __all__ = ["CONNECTION_COLOURS", "MILESTONES", "PALETTE", "ROLE_COLOURS", "history_timeline", "layer_models",
-           "sequence_diagram", "socket_name_bits", "state_diagram", "timeline"]
+           "sequence_diagram", "socket_name_bits", "state_diagram", "timeline",
+           "fd_passing", "latency_comparison", "message_boundaries", "throughput_comparison"]
