@@ -59,10 +59,11 @@ class StateTable(list):
     __str__ = __repr__
 
 
-def _ports_of(things, pairs: set | None = None) -> tuple[set[int], set[int]]:
+def _ports_of(things, endpoints: set | None = None) -> tuple[set[int], set[int]]:
     """(server ports, other ports) named by servers, sockets and numbers.
 
-    Connected sockets also add their (local port, remote port) to `pairs`.
+    Sockets that are not listening also add their own address ("127.0.0.1:5000")
+    to `endpoints`.
     """
     servers, others = set(), set()
     for thing in things:
@@ -79,16 +80,19 @@ def _ports_of(things, pairs: set | None = None) -> tuple[set[int], set[int]]:
             port = thing.getsockname()[1]
             listening = thing.type == socket.SOCK_STREAM and thing.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
             (servers if listening else others).add(port)
-            if not listening and pairs is not None:
-                try:
-                    pairs.add((port, thing.getpeername()[1]))
-                except OSError:
-                    pass  # not connected (yet): nothing to pair with
+            if not listening and endpoints is not None:
+                endpoints.add(_addr(thing.getsockname()))
+        elif (isinstance(thing, tuple) and len(thing) >= 2 and isinstance(thing[0], str)
+              and isinstance(thing[1], int)):
+            # An address such as a closed socket's old getsockname(): that one endpoint.
+            others.add(thing[1])
+            if endpoints is not None:
+                endpoints.add(_addr(thing))
         elif getattr(thing, "port", None) is not None:
             servers.add(thing.port)
         else:
             raise TypeError(
-                f"Expected a server, a TCP socket or a port number, but got {thing!r}; "
+                f"Expected a server, a TCP socket, a port number or a (host, port) address, but got {thing!r}; "
                 f"for example kernel.states(server) or kernel.states(server, client_socket)."
             )
     return servers, others
@@ -124,17 +128,18 @@ def _role(conn, server_ports: set[int]) -> str:
 def states(*things, until=None, timeout: float = 2.0) -> StateTable:
     """The kernel's state of every TCP socket on the ports of `things`.
 
-    things: servers, sockets or port numbers. A number or a listening socket
+    things: servers, sockets, port numbers or (host, port) addresses. A number or a listening socket
         names a server's port; a socket on a server's port is the "server" end,
-        a socket talking to it the "client" end. When connected sockets are
-        named, only their connections (and listening sockets) are shown.
+        a socket talking to it the "client" end. When sockets that are not
+        listening (or addresses) are named, only their own connections and
+        the listening sockets are shown.
     until: a state name, or a collection of them, that the caller expects to
         see. State changes land a moment after the call that caused them (the
         peer's thread must run), so this waits up to `timeout` seconds for
         them, then returns what is there either way.
     """
-    pairs: set[tuple[int, int]] = set()
-    server_ports, other_ports = _ports_of(things, pairs)
+    endpoints: set[str] = set()
+    server_ports, other_ports = _ports_of(things, endpoints)
     ports = server_ports | other_ports
     if not ports:
         raise ValueError("Name at least one server, socket or port, for example kernel.states(server).")
@@ -145,12 +150,18 @@ def states(*things, until=None, timeout: float = 2.0) -> StateTable:
         for conn in _tcp_connections():
             local_port = conn.laddr.port if conn.laddr else None
             remote_port = conn.raddr.port if conn.raddr else None
-            if local_port in ports or remote_port in ports:
-                if pairs and conn.status != psutil.CONN_LISTEN and not (
-                        (local_port, remote_port) in pairs or (remote_port, local_port) in pairs):
-                    # Named sockets pick their connections: an old TIME_WAIT to the
-                    # same server port would only confuse the picture.
-                    continue
+            if endpoints:
+                # Named sockets pick their own connections (and the listener): another
+                # connection that happens to share a port number would only confuse.
+                # With a server named too, the connection must also be to that server: one
+                # local port may serve connections to different servers at once.
+                local, remote = _addr(conn.laddr), _addr(conn.raddr)
+                to_server = not server_ports or local_port in server_ports or remote_port in server_ports
+                wanted = ((local in endpoints or remote in endpoints) and to_server
+                          or (conn.status == psutil.CONN_LISTEN and local_port in server_ports))
+            else:
+                wanted = local_port in ports or remote_port in ports
+            if wanted:
                 table.append(SocketState(_role(conn, server_ports), _addr(conn.laddr),
                                          _addr(conn.raddr), conn.status))
         table.sort(key=lambda r: (_ROLE_ORDER[r.role], r.state, r.local, r.remote))

@@ -18,7 +18,7 @@ import threading
 import psutil
 import pytest
 
-from sockcourse import kernel, serve
+from sockcourse import handlers, kernel, serve
 from conftest import ipv6_loopback_available, recv_exactly, wait_for
 
 pytestmark = [
@@ -199,3 +199,23 @@ def test_states_refuses_what_it_cannot_read():
             kernel.states(bad)
         message = str(info.value)
         assert repr(bad) in message and message.endswith(".") and "for example" in message
+
+
+def test_a_named_socket_shows_only_its_own_connection_even_when_its_port_is_shared():
+    # Two clients share one local port (SO_REUSEADDR lets them, since their peers
+    # differ); asking about one client and its server must not show the other.
+    with serve(handlers.echo) as first, serve(handlers.echo) as second:
+        one = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        two = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        with one, two:
+            for client in (one, two):
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                client.settimeout(5)
+            one.bind(("127.0.0.1", 0))
+            two.bind(one.getsockname())
+            one.connect(first.address)
+            two.connect(second.address)
+            table = kernel.states(first, one, until="ESTABLISHED")
+            remotes = {row.remote for row in table if row.role == "client"}
+            assert remotes == {f"127.0.0.1:{first.port}"}, table
+            assert all(str(second.port) not in row.local + row.remote for row in table), table
