@@ -20,6 +20,7 @@ import shutil
 import signal
 import socket
 import statistics
+import struct
 import subprocess
 import tempfile
 import threading
@@ -121,6 +122,22 @@ class _ProcessPeer:
         return self._why
 
 
+def _kernel_timeouts(sock: socket.socket, seconds: float) -> None:
+    """Make `sock` blocking, with its waits limited by the kernel (SO_RCVTIMEO, SO_SNDTIMEO).
+
+    A Python-level timeout (settimeout) turns every recv() into a poll() and
+    then the recv(): one more system call and wake-up per round trip, a few
+    microseconds that a comparison with C would count against Python.
+    """
+    limit = struct.pack("ll", int(seconds), int(seconds % 1 * 1_000_000))  # struct timeval
+    try:
+        sock.settimeout(None)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, limit)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, limit)
+    except OSError:
+        sock.settimeout(seconds)  # a platform whose timeval is laid out otherwise: Python's timeout will do
+
+
 @contextlib.contextmanager
 def _connection(kind: str, peer: str):
     """A socket connected to a fresh peer; on exit, everything is closed, waited for and removed."""
@@ -145,11 +162,16 @@ def _connection(kind: str, peer: str):
             raise BenchError(f"The {peer} peer did not connect within {TIMEOUT} s ({why}); "
                              f"run sockcourse/peers/bench_peer.py by hand to see what it does.") from None
         listener.close()
-        conn.settimeout(TIMEOUT)
+        _kernel_timeouts(conn, TIMEOUT)
         if kind == "tcp":
             # Without it, Nagle's algorithm may hold a small message back while an ACK is due.
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        yield conn
+        try:
+            yield conn
+        except BlockingIOError:
+            # What SO_RCVTIMEO / SO_SNDTIMEO raise when their time is up.
+            raise BenchError(f"The {peer} peer neither sent nor took any bytes for {TIMEOUT} s; run "
+                             f"sockcourse/peers/bench_peer.py by hand to see what it does.") from None
         conn.close()  # the peer sees the end of the stream and finishes
         why = runner.failure(TIMEOUT)
         if why:
@@ -186,10 +208,14 @@ def ping_pong_rtt(kind: str = "tcp", *, rounds: int = 1000, size: int = 1, peer:
     with _connection(kind, peer) as conn:
         conn.sendall(bench_peer.REQUEST.pack(bench_peer.ECHO, size, 0))
         deadline = None if time_limit is None else clock() + time_limit
+        # Bound methods and a first recv_into() that usually gets it all: the loop's own
+        # cost is part of every sample, so it does as little as the C version does.
+        send, recv_into = conn.sendall, conn.recv_into
         for number in range(warmup + rounds):
             started = clock()
-            conn.sendall(message)
-            if not bench_peer.recv_exactly(conn, size, buffer):
+            send(message)
+            got = recv_into(buffer)
+            if got < size and (got == 0 or not _recv_rest(conn, buffer, got, size)):
                 raise BenchError(f"The peer closed the connection after {number} round trips of {size} bytes; "
                                  f"it should echo until we close.")
             elapsed = clock() - started
@@ -198,9 +224,20 @@ def ping_pong_rtt(kind: str = "tcp", *, rounds: int = 1000, size: int = 1, peer:
                                  f"of {message[:16]!r}...); the peer is not an echo.")
             if number >= warmup:
                 samples.append(elapsed)
-            if deadline is not None and samples and clock() > deadline:
+            if deadline is not None and not number % 64 and samples and clock() > deadline:
                 break
     return samples
+
+
+def _recv_rest(conn: socket.socket, buffer: bytearray, got: int, size: int) -> bool:
+    """Fill buffer[got:size]; False if the peer closes first."""
+    view = memoryview(buffer)
+    while got < size:
+        n = conn.recv_into(view[got:size])
+        if n == 0:
+            return False
+        got += n
+    return True
 
 
 def throughput(kind: str = "tcp", *, total_bytes: int = 64 * MiB, chunk: int = 256 * KiB,

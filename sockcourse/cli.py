@@ -102,10 +102,11 @@ def _add_serve(subparsers, prog: str) -> None:
 
 
 #: Each function adds one subcommand, given the subparsers and the program's
-#: name (for its examples); `link` and `bench` will join them.
+#: name (for its examples).
 from .link_cli import add_parser as _add_link  # noqa: E402  (it needs UsageError, defined above)
+from .bench_cli import add_parser as _add_bench  # noqa: E402
 
-SUBCOMMANDS = [_add_serve, _add_link]
+SUBCOMMANDS = [_add_serve, _add_link, _add_bench]
 
 
 # -- serve ---------------------------------------------------------------------

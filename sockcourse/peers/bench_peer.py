@@ -57,10 +57,12 @@ def recv_exactly(sock: socket.socket, size: int, buffer: bytearray) -> bool:
 def echo(sock: socket.socket, size: int) -> None:
     buffer = bytearray(size)
     reply = memoryview(buffer)
+    recv_into, sendall = sock.recv_into, sock.sendall
     for _ in range(MAX_ROUNDS):
-        if not recv_exactly(sock, size, buffer):
+        got = recv_into(buffer)
+        if got < size and (got == 0 or not recv_exactly(sock, size - got, reply[got:])):
             return
-        sock.sendall(reply)
+        sendall(reply)
 
 
 def source(sock: socket.socket, total: int, chunk: int) -> None:
@@ -109,6 +111,12 @@ def connect(kind: str, address) -> socket.socket:
 
 def run(kind: str, address) -> None:
     with connect(kind, address) as sock:
+        # Blocking, with the kernel's own time limits: a Python timeout would add a
+        # poll() to every recv(), which the C ping-pong does not pay.
+        sock.settimeout(None)
+        limit = struct.pack("ll", int(TIMEOUT), 0)  # struct timeval
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, limit)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, limit)
         serve(sock)
 
 

@@ -20,8 +20,10 @@ from .states import state_diagram
 from .style import CONNECTION_COLOURS, PALETTE, ROLE_COLOURS
 from .unix import fd_passing, latency_comparison, message_boundaries, throughput_comparison
 from .udp import datagram_fates, datagram_layout, update_delays
+from .many import accept_queue, scaling, service_timeline
 
 __all__ = ["CONNECTION_COLOURS", "MILESTONES", "PALETTE", "ROLE_COLOURS", "history_timeline", "layer_models",
            "sequence_diagram", "socket_name_bits", "state_diagram", "timeline",
            "fd_passing", "latency_comparison", "message_boundaries", "throughput_comparison",
-           "datagram_fates", "datagram_layout", "update_delays"]
+           "datagram_fates", "datagram_layout", "update_delays",
+           "accept_queue", "scaling", "service_timeline"]

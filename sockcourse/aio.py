@@ -1,0 +1,540 @@
+"""An asyncio event loop on a background thread, and async servers that run on it beside a notebook.
+
+A notebook's kernel already runs an event loop of its own, so `asyncio.run()`
+cannot be called in a cell. `LoopThread` gives async code a loop of its own,
+on a thread the course owns: it starts, runs coroutines handed to it from any
+thread (`run()`), and stops in good order (every task cancelled and awaited,
+async generators and the executor shut down, the loop closed). Loop threads
+are registered, so `sockcourse.stop_all()` and a re-run of the cell that
+started one stop it.
+
+`serve_async(handler)` is the async twin of `sockcourse.serve()`: the handler
+is `async def handler(reader, writer)` with asyncio's streams, the server runs
+on the shared loop thread (`loop_thread()`), and the handle has `.address`,
+`.trace` and `.stop()`, which re-raises a handler's exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import errno
+import inspect
+import os
+import shutil
+import socket
+import tempfile
+import threading
+
+from . import registry
+from .errors import AddressInUseError, HandlerError, check_loopback_host, check_port, check_unix_path
+from .recording import PEER_GONE, peer_text
+from .trace import Trace
+
+#: Seconds that start-up and stop() may take at most.
+START_TIMEOUT = 5.0
+STOP_TIMEOUT = 5.0
+
+#: The transports an asyncio streams server can listen on.
+_TRANSPORTS = ("tcp", "unix")
+
+
+class LoopThread:
+    """An asyncio event loop running on its own thread until `stop()`.
+
+    Use it as a context manager, or call `stop()`; stop() is safe to call
+    twice. `run(coro, timeout)` runs a coroutine on the loop from any other
+    thread and returns its result.
+    """
+
+    def __init__(self, name: str = "sockcourse-asyncio"):
+        self.name = name
+        self.explicit_name = None  # a loop is stopped, never replaced by a namesake
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._stopping = self._stopped = False
+        self._lock = threading.Lock()
+        self.servers: list = []  # the AsyncServers on this loop, stopped with it
+        self.errors: list[BaseException] = []  # what asyncio would otherwise log from this thread
+        self.leftover_tasks = 0
+
+    def start(self) -> "LoopThread":
+        self._thread = threading.Thread(target=self._main, name=self.name, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(START_TIMEOUT):
+            raise RuntimeError(f"The asyncio loop thread {self.name!r} did not start within "
+                               f"{START_TIMEOUT} s; the machine may be overloaded, try again.")
+        registry.add(self)
+        return self
+
+    def _main(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        self.loop.set_exception_handler(self._keep_error)
+        self.loop.call_soon(self._ready.set)
+        try:
+            self.loop.run_forever()
+        finally:
+            # stop() has finished the tasks by now; closing here, on the loop's
+            # own thread, is the one place that never races with a callback.
+            self.loop.close()
+
+    def _keep_error(self, loop, context: dict) -> None:
+        # asyncio's default handler logs to stderr, which would print into
+        # whichever notebook cell runs next; keep the error for the caller instead.
+        error = context.get("exception") or RuntimeError(context.get("message", "asyncio error"))
+        if isinstance(error, asyncio.CancelledError):
+            # Python 3.11's streams report a connection task cancelled by stop() this
+            # way (asyncio/streams.py asks task.exception() of a cancelled task): not a bug.
+            return
+        self.errors.append(error)
+
+    @property
+    def running(self) -> bool:
+        return not self._stopped and self._thread is not None and self._thread.is_alive()
+
+    def _check_running(self) -> None:
+        if not self.running:
+            raise RuntimeError(f"The asyncio loop thread {self.name!r} has stopped; start a new one "
+                               f"with sockcourse.aio.loop_thread().")
+
+    def submit(self, coro) -> concurrent.futures.Future:
+        """Schedule a coroutine on the loop; return a concurrent Future for its result."""
+        if not inspect.iscoroutine(coro):
+            raise TypeError(f"Expected a coroutine, such as handler(reader, writer) or asyncio.sleep(1), "
+                            f"but got {coro!r}; call the async function (with its parentheses) first.")
+        try:
+            self._check_running()
+        except RuntimeError:
+            coro.close()  # never to run: closed, so Python does not warn that it was never awaited
+            raise
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def run(self, coro, timeout: float = 10.0):
+        """Run a coroutine on the loop, wait at most `timeout` seconds, return its result."""
+        future = self.submit(coro)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError(f"The coroutine did not finish within {timeout} s on the loop thread "
+                               f"{self.name!r}, so it was cancelled; pass a larger timeout=.") from None
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """Cancel every task, wait for them, shut the loop down and join its thread."""
+        if threading.current_thread() is self._thread:
+            raise RuntimeError(f"The asyncio loop thread {self.name!r} cannot stop itself from a coroutine "
+                               f"running on it (it would wait for itself); call stop() from another thread, "
+                               f"such as a notebook cell.")
+        with self._lock:
+            if self._stopping:
+                return
+            self._stopping = True
+        first_error = None
+        for server in list(self.servers):
+            # Stopped first, while the loop still runs their shutdown.
+            try:
+                server.stop(timeout)
+            except HandlerError as exc:
+                first_error = first_error or exc
+        self._stopped = True
+        try:
+            if self._thread is not None and self._thread.is_alive():
+                finishing = asyncio.run_coroutine_threadsafe(self._finish(timeout), self.loop)
+                try:
+                    self.leftover_tasks = finishing.result(timeout + 1.0)
+                except concurrent.futures.TimeoutError:
+                    self.leftover_tasks = -1
+                self.loop.call_soon_threadsafe(self.loop.stop)
+                self._thread.join(timeout)
+        finally:
+            registry.discard(self)
+        if first_error is not None:
+            raise first_error
+
+    async def _finish(self, timeout: float) -> int:
+        """On the loop: cancel and await every other task; return how many would not end."""
+        me = asyncio.current_task()
+        tasks = [task for task in asyncio.all_tasks() if task is not me]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=timeout)
+        else:
+            pending = set()
+        for task in tasks:
+            if task.done() and not task.cancelled():
+                task.exception()  # looked at, so asyncio does not log "never retrieved"
+        try:
+            await asyncio.wait_for(self.loop.shutdown_asyncgens(), timeout)
+            await asyncio.wait_for(self.loop.shutdown_default_executor(), timeout)
+        except asyncio.TimeoutError:
+            pass  # a job in the executor that never ends; the thread is a daemon
+        return len(pending)
+
+    def __enter__(self) -> "LoopThread":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"<LoopThread {self.name} {'running' if self.running else 'stopped'}>"
+
+
+_shared: LoopThread | None = None
+_shared_lock = threading.Lock()
+
+
+def loop_thread() -> LoopThread:
+    """The course's shared loop thread, started on first use (and again after a stop)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None or not _shared.running:
+            _shared = LoopThread().start()
+        return _shared
+
+
+def run(coro, timeout: float = 10.0):
+    """Run a coroutine on the shared loop thread and return its result (at most `timeout` s)."""
+    return loop_thread().run(coro, timeout)
+
+
+# -- serve_async ---------------------------------------------------------------------
+def serve_async(handler, *, transport: str = "tcp", host: str | None = None, port: int = 0,
+                path=None, backlog: int = 128, idle_timeout: float | None = 300.0,
+                name: str | None = None, trace: bool = True) -> "AsyncServer":
+    """Start an asyncio streams server for `handler` on the shared loop thread; return its handle.
+
+    handler: `async def handler(reader, writer)`, called for each connection
+        with an asyncio.StreamReader and StreamWriter; the writer is closed
+        when it returns.
+    transport: "tcp" or "unix"; host, port, path, backlog and name as in serve().
+    idle_timeout: seconds a connection may wait in one read before it is closed
+        (None: no limit; stop() ends it anyway).
+    trace: record each read and write in `server.trace` (turn off for big loads).
+    """
+    if not inspect.iscoroutinefunction(handler):
+        hint = ("it is a plain function: for those use sockcourse.serve()" if callable(handler)
+                else "write one with `async def handler(reader, writer):`")
+        raise TypeError(f"The handler must be an async function, `async def handler(reader, writer)`, "
+                        f"but got {handler!r}; {hint}.")
+    if transport not in _TRANSPORTS:
+        raise ValueError(f"Unknown transport {transport!r} for an asyncio streams server; expected "
+                         f"'tcp' or 'unix' (for datagrams use sockcourse.serve()).")
+    if transport == "unix":
+        if host is not None or port != 0:
+            raise ValueError(f"A 'unix' server is named by a path, not by host and port (got host={host!r}, "
+                             f"port={port!r}); pass path='...' or nothing at all.")
+        if path is not None:
+            path = check_unix_path(path)
+    else:
+        if path is not None:
+            raise ValueError(f"A 'tcp' server listens on a host and port, not on a path (got path={path!r}); "
+                             f"use transport='unix' for a path.")
+        host = check_loopback_host("127.0.0.1" if host is None else host)
+        port = check_port(port)
+    if isinstance(backlog, bool) or not isinstance(backlog, int) or backlog < 0:
+        raise ValueError(f"The backlog must be a whole number of 0 or more, but got {backlog!r}; the default is 128.")
+    if idle_timeout is not None and (isinstance(idle_timeout, bool) or not isinstance(idle_timeout, (int, float))
+                                     or idle_timeout <= 0):
+        raise ValueError(f"The idle_timeout must be a positive number of seconds or None, but got "
+                         f"{idle_timeout!r}; for example idle_timeout=5.0.")
+    if name is not None:
+        registry.stop_named(name)
+    server = AsyncServer(handler, transport=transport, host=host, port=port, path=path, backlog=backlog,
+                         idle_timeout=idle_timeout, name=name, trace=trace)
+    server._start(loop_thread())
+    registry.add(server)
+    return server
+
+
+class _TracedReader:
+    """A StreamReader whose reads are written down in a trace (everything else passes through)."""
+
+    def __init__(self, reader: asyncio.StreamReader, record, idle_timeout):
+        self._reader, self._record, self._idle = reader, record, idle_timeout
+
+    async def _timed(self, call, kind_if_empty="eof"):
+        data = await asyncio.wait_for(call, self._idle) if self._idle else await call
+        self._record("recv" if data else kind_if_empty, data=data)
+        return data
+
+    def read(self, n: int = -1):
+        return self._timed(self._reader.read(n))
+
+    def readline(self):
+        return self._timed(self._reader.readline())
+
+    def readexactly(self, n: int):
+        return self._timed(self._reader.readexactly(n))
+
+    def readuntil(self, separator: bytes = b"\n"):
+        return self._timed(self._reader.readuntil(separator))
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self) -> bytes:
+        line = await self.readline()
+        if not line:
+            raise StopAsyncIteration
+        return line
+
+    def __getattr__(self, name):
+        return getattr(self._reader, name)
+
+
+class _TracedWriter:
+    """A StreamWriter whose writes are written down in a trace (everything else passes through)."""
+
+    def __init__(self, writer: asyncio.StreamWriter, record):
+        self._writer, self._record = writer, record
+
+    def write(self, data) -> None:
+        self._writer.write(data)
+        self._record("send", data=bytes(data))
+
+    def writelines(self, lines) -> None:
+        for line in lines:
+            self.write(line)
+
+    def write_eof(self) -> None:
+        self._writer.write_eof()
+        self._record("shutdown", detail="SHUT_WR")
+
+    def __getattr__(self, name):
+        return getattr(self._writer, name)
+
+
+class AsyncServer:
+    """A running asyncio streams server: its address, its trace, and stop().
+
+    Like `sockcourse.Server`: use it in a `with` block or call `stop()`
+    (safe twice); stop() re-raises, once, an exception the handler raised.
+    """
+
+    def __init__(self, handler, *, transport, host, port, path, backlog, idle_timeout, name, trace):
+        self.handler = handler
+        self.transport = transport
+        self.name = name or getattr(handler, "__name__", "handler")
+        self.explicit_name = name
+        self.trace = Trace()
+        self._tracing = trace
+        self._host, self._requested_port, self._path = host, port, path
+        self._backlog, self._idle = backlog, idle_timeout
+        self._tempdir: str | None = None
+        self._loop_thread: LoopThread | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._writers: set = set()
+        self._accepted = 0
+        self._errors: list[tuple[int, str, BaseException]] = []
+        self._stopped = False
+        self._lock = threading.Lock()
+        self.address = None
+
+    # -- start ----------------------------------------------------------------
+    def _start(self, loop_thread: LoopThread) -> None:
+        self._loop_thread = loop_thread
+        sock = self._bind()
+        loop_thread.servers.append(self)
+        try:
+            loop_thread.run(self._open(sock), timeout=START_TIMEOUT)
+        except BaseException:
+            sock.close()
+            self._remove_path()
+            raise
+        self.trace.record("listen", peer=peer_text(self.address))
+
+    def _bind(self) -> socket.socket:
+        # Bound here, in the caller's thread, so that a bad address fails in the
+        # cell that asked for it, with a sentence rather than a loop's traceback.
+        if self.transport == "unix":
+            family = socket.AF_UNIX
+            if self._path is None:
+                self._tempdir = tempfile.mkdtemp(prefix="sockcourse-")
+                self._path = os.path.join(self._tempdir, "server.sock")
+        else:
+            family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            if family == socket.AF_UNIX:
+                sock.bind(self._path)
+                self.address = self._path
+            else:
+                # A port left in TIME_WAIT by an earlier run may be reused at once.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind((self._host, self._requested_port))
+                self.address = sock.getsockname()[:2]
+            sock.listen(self._backlog)
+            sock.setblocking(False)
+        except OSError as exc:
+            sock.close()
+            self._remove_path()
+            raise self._bind_error(exc) from None
+        return sock
+
+    def _bind_error(self, exc: OSError) -> Exception:
+        where = repr(self._path) if self.transport == "unix" else f"{self._host} port {self._requested_port}"
+        if exc.errno == errno.EADDRINUSE:
+            hint = ("remove a stale socket file with os.unlink(path), or leave path=None"
+                    if self.transport == "unix" else
+                    "use port=0 to let the kernel choose a free port, or stop the server that holds it")
+            return AddressInUseError(f"The address {where} is already in use by another socket; {hint}.")
+        if exc.errno in (errno.EACCES, errno.EPERM) and self.transport != "unix":
+            return PermissionError(f"This process may not listen on {where}: ports below 1024 need root; "
+                                   f"use port=0 to let the kernel choose a free port.")
+        return OSError(f"Could not bind a {self.transport} socket to {where}: {exc.strerror or exc}; "
+                       f"use the defaults (port=0, or path=None) to let the course choose.")
+
+    async def _open(self, sock: socket.socket) -> None:
+        if self.transport == "unix":
+            self._server = await asyncio.start_unix_server(self._connection, sock=sock)
+        else:
+            self._server = await asyncio.start_server(self._connection, sock=sock)
+
+    # -- one connection (on the loop thread: record, never print) ---------------
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        with self._lock:
+            self._accepted += 1
+            number = self._accepted
+        self._tasks.add(task)
+        self._writers.add(writer)
+        peername = writer.get_extra_info("peername")
+        peer = peer_text(peername) if self.transport == "tcp" else f"client #{number}"
+        self.trace.record("accept", conn=number, peer=peer)
+
+        def record(kind, **fields):
+            if self._tracing or kind not in ("recv", "send"):
+                self.trace.record(kind, conn=number, peer=peer, **fields)
+
+        try:
+            await self.handler(_TracedReader(reader, record, self._idle), _TracedWriter(writer, record))
+            await writer.drain()
+        except asyncio.CancelledError:
+            pass  # stop() ends the connection; not the handler's fault
+        except (asyncio.TimeoutError, TimeoutError):
+            self.trace.record("timeout", conn=number, peer=peer, detail=f"idle for {self._idle} s")
+        except PEER_GONE as exc:
+            self.trace.record("reset", conn=number, peer=peer, detail=f"{type(exc).__name__}: {exc}")
+        except asyncio.IncompleteReadError as exc:
+            self.trace.record("eof", conn=number, peer=peer,
+                              detail=f"the peer closed after {len(exc.partial)} of {exc.expected} bytes")
+        except BaseException as exc:  # the handler's bug: keep it for stop()
+            self.trace.record("error", conn=number, peer=peer, detail=f"{type(exc).__name__}: {exc}")
+            self._errors.append((number, peer, exc))
+        finally:
+            await self._close_writer(writer)
+            self.trace.record("close", conn=number, peer=peer)
+            self._writers.discard(writer)
+            self._tasks.discard(task)
+
+    @staticmethod
+    async def _close_writer(writer) -> None:
+        writer.close()
+        try:
+            await asyncio.wait_for(writer.wait_closed(), 1.0)
+        except (OSError, asyncio.TimeoutError, asyncio.CancelledError):
+            pass  # the peer is gone already, or we are being stopped: the socket is closed either way
+
+    # -- stop -------------------------------------------------------------------
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """Stop accepting, end every connection, close everything. Safe twice."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        late = 0
+        try:
+            if self._loop_thread is not None and self._loop_thread.running:
+                try:
+                    late = self._loop_thread.run(self._shut(timeout), timeout=timeout + 1.0)
+                except TimeoutError:
+                    late = len(self._tasks)
+        finally:
+            self._remove_path()
+            self.trace.record("stop")
+            if self._loop_thread is not None and self in self._loop_thread.servers:
+                self._loop_thread.servers.remove(self)
+            registry.discard(self)
+        self._raise_kept_errors(late, timeout)
+
+    async def _shut(self, timeout: float) -> int:
+        if self._server is not None:
+            self._server.close()  # closes the listening socket
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=timeout)
+            return len(pending)
+        return 0
+
+    def _remove_path(self) -> None:
+        if self.transport == "unix" and self._path and not self._path.startswith("\0") and self.address:
+            try:
+                os.unlink(self._path)
+            except FileNotFoundError:
+                pass
+        if self._tempdir:
+            shutil.rmtree(self._tempdir, ignore_errors=True)
+            self._tempdir = None
+
+    def _raise_kept_errors(self, late: int, timeout: float) -> None:
+        if self._errors:
+            number, peer, exc = self._errors[0]
+            more = f" (and {len(self._errors) - 1} more errors; see server.trace)" if len(self._errors) > 1 else ""
+            raise HandlerError(
+                f"The handler {self.name!r} raised {type(exc).__name__}: {exc} while serving connection "
+                f"#{number} from {peer}{more}; the handler's own traceback, shown with this error, "
+                f"points at the line."
+            ) from exc
+        if late:
+            raise HandlerError(
+                f"The server {self.name!r} stopped, but {late} of its connections were still busy {timeout} s "
+                f"after being cancelled; a handler must not swallow asyncio.CancelledError."
+            )
+
+    # -- conveniences -------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return not self._stopped
+
+    @property
+    def host(self):
+        return None if self.transport == "unix" else self.address[0]
+
+    @property
+    def port(self):
+        return None if self.transport == "unix" else self.address[1]
+
+    @property
+    def path(self):
+        return self.address if self.transport == "unix" else None
+
+    @property
+    def connections(self) -> int:
+        """How many connections the server has accepted so far."""
+        return self._accepted
+
+    def __enter__(self) -> "AsyncServer":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc is None:
+            self.stop()
+            return
+        try:
+            self.stop()
+        except HandlerError as handler_error:
+            if hasattr(exc, "add_note"):
+                exc.add_note(str(handler_error))
+
+    def __repr__(self) -> str:
+        where = self.address if self.transport == "unix" else peer_text(self.address)
+        state = "running" if self.running else "stopped"
+        return f"<AsyncServer {self.name} {self.transport} {where} {state}, {self._accepted} connections>"
+

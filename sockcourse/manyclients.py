@@ -1,0 +1,632 @@
+"""Many clients at once, measured: each server model against 10 ... 10,000 concurrent connections.
+
+Three processes take part in one measurement, so that each side has its own
+descriptor limit and the measuring does not steal the server's time:
+
+- the *server* process runs one model (`python -m sockcourse.manyclients server MODEL`);
+- the *clients* process opens N connections from one thread with `selectors`
+  (`python -m sockcourse.manyclients clients --port P --clients N`);
+- this process (a notebook's kernel, or `python -m sockcourse bench`) starts
+  both, samples the server's memory, threads and open descriptors with
+  psutil, and collects the clients' report.
+
+What "served N concurrent connections" means here: every one of the N
+connections sends its own message, gets exactly that message back, and stays
+open until all N have their echo, so that the server held all N at once.
+A run gives up when nothing moves for `stall` seconds (the server is stuck)
+or after `time_limit` seconds; the result says which.
+
+Both processes raise their soft RLIMIT_NOFILE to the hard limit; a run that
+would need more descriptors than that is not started, and its result says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import os
+import selectors
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+
+from .errors import SockcourseError, check_loopback_host, check_port
+
+try:
+    import resource
+except ImportError:  # Windows has no RLIMIT_NOFILE; the course runs on POSIX systems
+    resource = None
+
+#: The models in the order the course shows them (names as in sockcourse.models.MODELS).
+MODEL_NAMES = ("iterative", "threads", "selectors", "asyncio")
+
+#: The counts of the full benchmark, and a quick set for notebooks and tests.
+FULL_COUNTS = (1, 10, 100, 1000, 3000, 10000)
+QUICK_COUNTS = (1, 10, 100)
+
+#: Descriptors a process needs besides its connections (stdio, pipes, the listener, epoll, ...).
+SPARE_FDS = 64
+
+#: Connections that may be on their way at once (connecting, or waiting for their
+#: echo). The server's accept queue (sockcourse.models.BACKLOG) is larger, so it
+#: never overflows: an overflow would turn into 1-second SYN retries that measure nothing.
+MAX_IN_FLIGHT = 256
+
+#: Caps that keep every run finite whatever the arguments say.
+MAX_CLIENTS = 100_000
+MAX_SIZE = 1 << 20
+
+#: Seconds the server process may take to say where it listens.
+START_TIMEOUT = 20.0
+
+#: Seconds the server process gets to end once its clients have left; then it is killed.
+SERVER_END_TIMEOUT = 5.0
+
+#: How often the server process is sampled while the clients run, in seconds.
+SAMPLE_EVERY = 0.01
+
+
+class ManyClientsError(SockcourseError):
+    """A measurement could not be made (a process failed to start or to report)."""
+
+
+# -- descriptor limits -------------------------------------------------------------
+def raise_fd_limit() -> tuple[int | None, int | None]:
+    """Raise this process's soft RLIMIT_NOFILE to its hard limit; return (soft, hard) afterwards."""
+    if resource is None:
+        return None, None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard_value = 1 << 20  # an "unlimited" hard limit still meets the kernel's nr_open
+    else:
+        hard_value = hard
+    if soft != resource.RLIM_INFINITY and soft < hard_value:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard_value, hard))
+        except (ValueError, OSError):
+            pass  # macOS refuses values above kern.maxfilesperproc; keep what we have
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return soft, hard
+
+
+def fd_limit() -> tuple[int | None, int | None]:
+    """(soft, hard) RLIMIT_NOFILE of this process, or (None, None) where there is none."""
+    if resource is None:
+        return None, None
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+# -- the clients process -------------------------------------------------------------
+def message_for(index: int, size: int) -> bytes:
+    """The bytes connection `index` sends: its own number first, so a mixed-up echo shows."""
+    head = f"{index:08d}:".encode()
+    body = bytes(33 + (index + i) % 94 for i in range(max(0, size - len(head))))
+    return (head + body)[:size]
+
+
+class _Conn:
+    __slots__ = ("sock", "index", "message", "sent", "got", "state")
+
+    def __init__(self, sock, index, message):
+        self.sock, self.index, self.message = sock, index, message
+        self.sent, self.got, self.state = 0, bytearray(), "connecting"
+
+
+class _Clients:
+    """The clients' side of one run: every connection a small state machine on one selector.
+
+    connecting -> sending -> receiving -> done, or failed at any step.
+    """
+
+    def __init__(self, address, family, report: dict):
+        self.address, self.family, self.report = address, family, report
+        self.selector = selectors.DefaultSelector()
+        self.conns: list[_Conn] = []
+        self.finished = 0  # done or failed
+
+    def open_one(self, size: int) -> bool:
+        """Start one more connection; False if no socket can be had."""
+        index = len(self.conns)
+        try:
+            sock = socket.socket(self.family, socket.SOCK_STREAM)
+        except OSError as exc:
+            self.report["gave_up"] = (f"could not open socket #{index + 1}: {exc.strerror or exc} "
+                                      f"(the clients' RLIMIT_NOFILE is {self.report['fd_limit']})")
+            return False
+        sock.setblocking(False)
+        conn = _Conn(sock, index, message_for(index, size))
+        self.conns.append(conn)
+        code = sock.connect_ex(self.address)
+        if code in (0, errno.EINPROGRESS, errno.EAGAIN):
+            self.selector.register(sock, selectors.EVENT_WRITE, conn)
+        else:
+            self.fail(conn, errno.errorcode.get(code, str(code)))
+        return True
+
+    def fail(self, conn: _Conn, reason: str) -> None:
+        if conn.state in ("done", "failed"):
+            return
+        try:
+            self.selector.unregister(conn.sock)
+        except (KeyError, ValueError):
+            pass
+        conn.state = "failed"
+        self.finished += 1
+        failed = self.report["failed"]
+        failed[reason] = failed.get(reason, 0) + 1
+
+    def step(self, conn: _Conn, events: int) -> None:
+        sock = conn.sock
+        try:
+            if conn.state == "connecting":
+                code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if code:
+                    self.fail(conn, errno.errorcode.get(code, str(code)))
+                    return
+                conn.state = "sending"
+                self.report["connected"] += 1
+            if conn.state == "sending":
+                conn.sent += sock.send(conn.message[conn.sent:])
+                if conn.sent < len(conn.message):
+                    return  # the rest when the socket is writable again
+                conn.state = "receiving"
+                self.selector.modify(sock, selectors.EVENT_READ, conn)
+            elif conn.state == "receiving" and events & selectors.EVENT_READ:
+                data = sock.recv(len(conn.message) - len(conn.got))
+                if not data:
+                    self.fail(conn, "closed by the server before the whole echo")
+                    return
+                conn.got += data
+                if len(conn.got) == len(conn.message):
+                    # Kept open, unwatched: it closes when every echo is in.
+                    self.selector.unregister(sock)
+                    conn.state = "done"
+                    self.finished += 1
+                    self.report["echoed" if conn.got == conn.message else "wrong"] += 1
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError as exc:
+            self.fail(conn, errno.errorcode.get(exc.errno, type(exc).__name__) if exc.errno else type(exc).__name__)
+
+    def close(self) -> None:
+        self.selector.close()
+        for conn in self.conns:
+            conn.sock.close()
+
+
+def drive(host: str, port: int, clients: int, *, size: int = 64, stall: float = 3.0,
+          time_limit: float = 60.0, in_flight: int = MAX_IN_FLIGHT, barrier=None) -> dict:
+    """Open `clients` connections to (host, port) from this one thread and check every echo.
+
+    Returns a report (plain data): how many connected, came back right, came
+    back wrong or failed (by reason), the seconds until every echo was in,
+    and why the run gave up, if it did. No connection closes before every
+    echo is in (or the run gives up); `barrier()`, if given, is called at
+    that moment, before any connection closes.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    report = {"clients": clients, "size": size, "connected": 0, "echoed": 0, "wrong": 0,
+              "failed": {}, "seconds": None, "connect_seconds": None, "gave_up": None,
+              "fd_limit": list(fd_limit())}
+    run = _Clients((host, port), family, report)
+    started = last_progress = time.perf_counter()
+    try:
+        while run.finished < clients:
+            while len(run.conns) < clients and len(run.conns) - run.finished < in_flight:
+                if not run.open_one(size):
+                    break
+            now = time.perf_counter()
+            if report["gave_up"]:
+                break
+            if now - started > time_limit:
+                report["gave_up"] = f"the time limit of {time_limit} s ran out"
+                break
+            if now - last_progress > stall:
+                report["gave_up"] = (f"nothing moved for {stall} s, with {clients - run.finished} of "
+                                     f"{clients} connections still waiting for the server")
+                break
+            for key, events in run.selector.select(timeout=min(0.05, stall)):
+                last_progress = time.perf_counter()
+                run.step(key.data, events)
+            if report["connect_seconds"] is None and report["connected"] == clients:
+                report["connect_seconds"] = time.perf_counter() - started
+        if report["echoed"] == clients:
+            report["seconds"] = time.perf_counter() - started
+        if barrier is not None:
+            barrier()
+    finally:
+        run.close()
+    report["elapsed"] = time.perf_counter() - started
+    return report
+
+
+# -- the measuring process ----------------------------------------------------------
+@dataclass
+class Run:
+    """One model against one number of concurrent connections, as plain data."""
+
+    model: str
+    clients: int
+    ok: bool = False                 # every connection got exactly its own message back
+    echoed: int = 0                  # connections whose echo came back right
+    wrong: int = 0                   # echoes that came back changed
+    failed: dict = field(default_factory=dict)  # failed connections by reason (ECONNRESET, ...)
+    seconds: float | None = None     # from the first connect until every echo was in
+    connect_seconds: float | None = None
+    memory_mib: float | None = None  # how much the server's resident memory grew, at its peak
+    threads: int | None = None       # the most threads the server process had
+    held: int | None = None          # connections the server process held open at the end
+    gave_up: str | None = None       # why the clients stopped waiting, if they did
+    note: str | None = None          # a limit that capped the run, or why it was not run
+    server_error: str | None = None  # what the server process said on stderr when it failed
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _check_count(clients) -> int:
+    if isinstance(clients, bool) or not isinstance(clients, int) or not 1 <= clients <= MAX_CLIENTS:
+        raise ValueError(f"The number of clients must be a whole number from 1 to {MAX_CLIENTS:,}, "
+                         f"but got {clients!r}; for example clients=100.")
+    return clients
+
+
+def _check_model(model) -> str:
+    if model not in MODEL_NAMES:
+        raise ValueError(f"Unknown server model {model!r}; expected one of {', '.join(map(repr, MODEL_NAMES))}, "
+                         f"for example model='asyncio'.")
+    return model
+
+
+def _check_seconds(value, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"The {what} must be a positive number of seconds, but got {value!r}; "
+                         f"for example {what}=3.0.")
+    return float(value)
+
+
+def _module_command(*args) -> list[str]:
+    return [sys.executable, "-m", "sockcourse.manyclients", *map(str, args)]
+
+
+def _child_env() -> dict:
+    # The children import this very package, wherever it was imported from.
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+class _Lines:
+    """The lines a child process writes to a pipe, read with a time limit."""
+
+    def __init__(self, pipe):
+        self.pipe, self.buffer = pipe, b""
+
+    def next(self, timeout: float) -> str | None:
+        deadline = time.monotonic() + timeout
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.pipe, selectors.EVENT_READ)
+            while b"\n" not in self.buffer:
+                left = deadline - time.monotonic()
+                if left <= 0 or not selector.select(timeout=left):
+                    if time.monotonic() >= deadline:
+                        return None
+                    continue
+                chunk = os.read(self.pipe.fileno(), 65536)
+                if not chunk:
+                    return None
+                self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line.decode(errors="replace")
+
+
+def _end(process: subprocess.Popen, timeout: float) -> str:
+    """Wait for a child (kill it if it will not end), close its pipes; return its stderr."""
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout)
+    said = b""
+    for pipe in (process.stdin, process.stdout, process.stderr):
+        if pipe is None:
+            continue
+        if pipe is process.stderr:
+            try:
+                said = pipe.read()
+            except (OSError, ValueError):
+                pass
+        try:
+            pipe.close()
+        except OSError:
+            pass  # a child that died may have left a pipe we cannot flush
+    return said.decode(errors="replace").strip()
+
+
+class _Sampler:
+    """The server process's memory and threads, sampled from this process with psutil."""
+
+    def __init__(self, pid: int):
+        import psutil  # only the measuring side needs it
+        self.process = psutil.Process(pid)
+        self.base_rss = self.peak_rss = self.process.memory_info().rss
+        self.peak_threads = self.process.num_threads()
+        self.base_fds = self._fds()
+
+    def _fds(self) -> int | None:
+        try:
+            return self.process.num_fds()
+        except (AttributeError, OSError):
+            return None  # Windows has handles, not descriptors
+
+    def sample(self) -> None:
+        try:
+            with self.process.oneshot():
+                self.peak_rss = max(self.peak_rss, self.process.memory_info().rss)
+                self.peak_threads = max(self.peak_threads, self.process.num_threads())
+        except Exception:
+            pass  # the server is ending; its peak is already known
+
+    def held(self) -> int | None:
+        fds = self._fds()
+        return None if fds is None or self.base_fds is None else max(0, fds - self.base_fds)
+
+
+def measure(model: str, clients: int, *, size: int = 64, stall: float = 3.0, time_limit: float = 60.0,
+            host: str = "127.0.0.1") -> Run:
+    """Serve `clients` concurrent connections with `model` (server and clients in processes of their own).
+
+    Returns a Run; a run that fails (stuck, refused, wrong bytes) is a result
+    too, with `ok` False and the reason in `gave_up` or `failed`.
+    """
+    model, clients = _check_model(model), _check_count(clients)
+    stall, time_limit = _check_seconds(stall, "stall"), _check_seconds(time_limit, "time_limit")
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_SIZE:
+        raise ValueError(f"The message size must be a whole number of bytes from 1 to {MAX_SIZE:,}, "
+                         f"but got {size!r}; for example size=64.")
+    host = check_loopback_host(host)
+    run = Run(model, clients)
+    _, hard = fd_limit()  # the children inherit the hard limit, and raise their soft one to it
+    if hard is not None and hard != getattr(resource, "RLIM_INFINITY", -1) and clients + SPARE_FDS > hard:
+        run.note = (f"not run: {clients:,} connections need about {clients + SPARE_FDS:,} descriptors in each "
+                    f"process, but the hard RLIMIT_NOFILE is {hard:,}")
+        return run
+
+    server = subprocess.Popen(_module_command("server", model, "--host", host, "--time-limit", time_limit + 30),
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env=_child_env())
+    client, report, client_said = None, None, ""
+    try:
+        line = _Lines(server.stdout).next(START_TIMEOUT)
+        if line is None:
+            raise ManyClientsError(f"The {model} server process did not say where it listens within "
+                                   f"{START_TIMEOUT} s; {_end(server, 5.0) or 'it printed nothing'}")
+        port = json.loads(line)["port"]
+        sampler = _Sampler(server.pid)
+        client = subprocess.Popen(
+            _module_command("clients", "--host", host, "--port", port, "--clients", clients, "--size", size,
+                            "--stall", stall, "--time-limit", time_limit),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_child_env())
+        report = _follow_clients(client, sampler, time_limit + stall + START_TIMEOUT)
+        if report is not None:
+            run.held = report.pop("held_by_server", None)
+    finally:
+        if client is not None:
+            client_said = _end(client, 10.0)
+        if server.stdin is not None:
+            try:
+                server.stdin.close()  # the server process stops when its stdin ends
+            except OSError:
+                pass
+        server_said = _end(server, SERVER_END_TIMEOUT)
+    if server.returncode and server.returncode < 0:
+        run.server_error = (f"the server process had not ended {SERVER_END_TIMEOUT} s after its clients "
+                            f"left, and was killed")
+    elif server.returncode:
+        run.server_error = server_said[-600:] or f"the server process ended with exit code {server.returncode}"
+    if report is None:
+        run.gave_up = f"the clients process reported nothing ({client_said[-300:] or 'no message'})"
+        return run
+    for key in ("echoed", "wrong", "failed", "seconds", "connect_seconds", "gave_up"):
+        setattr(run, key, report.get(key))
+    run.memory_mib = (sampler.peak_rss - sampler.base_rss) / 2**20
+    run.threads = sampler.peak_threads
+    # A server that served everyone right but was slow to exit still served them;
+    # `server_error` says so beside the result.
+    run.ok = run.echoed == clients and not run.wrong and not run.failed
+    limit = report.get("fd_limit") or [None, None]
+    if not run.ok and limit[0] and clients + SPARE_FDS > limit[0]:
+        run.note = f"the clients' soft RLIMIT_NOFILE ({limit[0]:,}) is too small for {clients:,} connections"
+    return run
+
+
+def _follow_clients(client: subprocess.Popen, sampler: _Sampler, timeout: float) -> dict | None:
+    """Sample the server while the clients work; at their barrier, count what the server holds."""
+    lines = _Lines(client.stdout)
+    deadline = time.monotonic() + timeout
+    held = None
+    while time.monotonic() < deadline:
+        sampler.sample()
+        line = lines.next(SAMPLE_EVERY)
+        if line is None:
+            if client.poll() is not None and b"\n" not in lines.buffer:
+                return None
+            continue
+        message = json.loads(line)
+        if message.get("event") == "held":
+            # Every echo is in and no connection has closed yet: the server's peak.
+            sampler.sample()
+            held = sampler.held()
+            client.stdin.write(b"go\n")
+            client.stdin.flush()
+        elif message.get("event") == "report":
+            message["held_by_server"] = held
+            return message
+    return None
+
+
+def sweep(models=MODEL_NAMES, counts=QUICK_COUNTS, *, progress=None, **options) -> list[Run]:
+    """`measure` each model at each count, smallest first; a model that fails is not tried higher.
+
+    progress: called as progress(model, clients, run) before each run (run is
+    None) and after it, for a progress display.
+    """
+    models = [_check_model(m) for m in models]
+    counts = sorted({_check_count(c) for c in counts})
+    runs = []
+    for model in models:
+        for clients in counts:
+            if progress:
+                progress(model, clients, None)
+            run = measure(model, clients, **options)
+            runs.append(run)
+            if progress:
+                progress(model, clients, run)
+            if not run.ok:
+                break  # more clients would fail too, only slower
+    return runs
+
+
+def max_clients(runs: list[Run]) -> dict:
+    """The largest number of concurrent connections each model served with every echo right (0: none)."""
+    best = {}
+    for run in runs:
+        best.setdefault(run.model, 0)
+        if run.ok:
+            best[run.model] = max(best[run.model], run.clients)
+    return best
+
+
+def save(runs: list[Run], path, **about) -> None:
+    """Write runs (and what machine made them) to a JSON file."""
+    data = {"about": about, "runs": [run.as_dict() for run in runs]}
+    with open(path, "w", encoding="utf-8") as out:
+        json.dump(data, out, indent=1)
+        out.write("\n")
+
+
+def load(path) -> tuple[list[Run], dict]:
+    """Read runs written by save(); returns (runs, about)."""
+    with open(path, encoding="utf-8") as source:
+        data = json.load(source)
+    return [Run(**row) for row in data["runs"]], data.get("about", {})
+
+
+# -- who waits for whom: a few clients against a model in this process ---------------------
+def waiting_times(model, clients: int = 5, *, slow: float = 0.3, size: int = 32) -> list[dict]:
+    """Client 0 connects first and says nothing for `slow` seconds; the others then ask at once.
+
+    Returns, for each client, when it connected, when its echo came back and
+    whether it was the slow one (seconds from the start). The model runs in
+    this process (sockcourse.models.start), the clients on threads.
+    """
+    from . import models
+
+    clients = _check_count(clients)
+    slow = _check_seconds(slow, "slow")
+    rows = [{"client": i, "slow": i == 0, "connected": None, "answered": None, "ok": False}
+            for i in range(clients)]
+    errors = []
+    with models.start(model) as server:
+        started = time.perf_counter()
+        slow_connected = threading.Event()
+
+        def one(i: int) -> None:
+            try:
+                if i:
+                    slow_connected.wait(5.0)  # the slow client is first in the queue
+                with socket.create_connection(server.address, timeout=10) as sock:
+                    rows[i]["connected"] = time.perf_counter() - started
+                    if i == 0:
+                        slow_connected.set()
+                        time.sleep(slow)  # connected, silent: what a slow network looks like
+                    message = message_for(i, size)
+                    sock.sendall(message)
+                    got = b""
+                    while len(got) < size and (part := sock.recv(size - len(got))):
+                        got += part
+                    rows[i]["answered"] = time.perf_counter() - started
+                    rows[i]["ok"] = got == message
+            except OSError as exc:
+                errors.append(exc)
+                slow_connected.set()
+
+        workers = [threading.Thread(target=one, args=(i,), name=f"sockcourse-client-{i}") for i in range(clients)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(slow * clients + 10.0)
+    if errors:
+        raise ManyClientsError(f"{len(errors)} of the {clients} clients failed; the first: {errors[0]}")
+    return rows
+
+
+# -- the two child processes ------------------------------------------------------------
+def _serve_main(args) -> int:
+    from . import models  # only the server process needs the models (and asyncio)
+    from .errors import HandlerError
+
+    raise_fd_limit()
+    deadline = time.monotonic() + args.time_limit
+    try:
+        with models.start(args.model, host=args.host) as server, selectors.DefaultSelector() as selector:
+            # The measuring process closes our stdin to stop us (and so does its death).
+            # The selector exists before we speak, so the measuring side's count of our
+            # descriptors, taken after this line, includes it.
+            selector.register(sys.stdin.buffer, selectors.EVENT_READ)
+            print(json.dumps({"port": server.port, "pid": os.getpid()}), flush=True)
+            while time.monotonic() < deadline:
+                if selector.select(timeout=0.5) and not os.read(sys.stdin.fileno(), 4096):
+                    break
+    except HandlerError as exc:
+        print(f"manyclients server: {exc} (cause: {exc.__cause__!r})", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+def _clients_main(args) -> int:
+    raise_fd_limit()
+
+    def barrier() -> None:
+        print(json.dumps({"event": "held"}), flush=True)
+        with selectors.DefaultSelector() as selector:
+            selector.register(sys.stdin.buffer, selectors.EVENT_READ)
+            selector.select(timeout=10.0)  # the measuring side counts the server's sockets now
+
+    report = drive(args.host, args.port, args.clients, size=args.size, stall=args.stall,
+                   time_limit=args.time_limit, barrier=barrier)
+    print(json.dumps({"event": "report", **report}), flush=True)
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sockcourse.manyclients",
+                                     description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="role", required=True)
+    server = sub.add_parser("server", help="run one server model until stdin ends")
+    server.add_argument("model", choices=MODEL_NAMES)
+    server.add_argument("--host", default="127.0.0.1", type=check_loopback_host)
+    server.add_argument("--time-limit", type=float, default=600.0)
+    server.set_defaults(run=_serve_main)
+    clients = sub.add_parser("clients", help="open many connections and check every echo")
+    clients.add_argument("--host", default="127.0.0.1", type=check_loopback_host)
+    clients.add_argument("--port", type=int, required=True)
+    clients.add_argument("--clients", type=int, required=True)
+    clients.add_argument("--size", type=int, default=64)
+    clients.add_argument("--stall", type=float, default=3.0)
+    clients.add_argument("--time-limit", type=float, default=60.0)
+    clients.set_defaults(run=_clients_main)
+    args = parser.parse_args(argv)
+    if args.role == "clients":
+        check_port(args.port)
+        _check_count(args.clients)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""Tests of `python -m sockcourse bench` and of the C ping-pong it compiles.
+
+The benchmark runs for real, in a subprocess with a time limit; the tests
+check the shape of what it reports (every key, a number or null), never how
+fast this machine is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+from sockcourse import bench_cli
+from sockcourse.peers import cbuild
+
+pytestmark = pytest.mark.timeout(180)
+
+NUMBER_KEYS = ("tcp_gbps", "iperf3_gbps", "throughput_ratio", "rtt_us", "c_rtt_us", "rtt_ratio",
+               "unix_rtt_us", "unix_gbps")
+
+has_compiler = pytest.mark.skipif(cbuild.compiler() is None, reason="no C compiler on this machine")
+
+
+def run_cli(*args, timeout=150):
+    return subprocess.run([sys.executable, "-m", "sockcourse", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    saved = tmp_path_factory.mktemp("bench") / "saved.json"
+    done = run_cli("bench", "--quick", "--json", "--save", str(saved))
+    done.saved = saved
+    return done
+
+
+def test_quick_json_has_every_key_as_a_number_or_null(quick):
+    assert quick.returncode == 0, f"bench --quick failed:\n{quick.stderr[-2000:]}"
+    result = json.loads(quick.stdout.strip().splitlines()[-1])
+    for key in NUMBER_KEYS:
+        assert key in result, f"the JSON has no {key!r}"
+        assert result[key] is None or (isinstance(result[key], (int, float)) and result[key] > 0), (key, result[key])
+    for measured in ("tcp_gbps", "rtt_us", "unix_rtt_us", "unix_gbps"):
+        assert result[measured] is not None, f"{measured} should always be measured"
+    best = result["max_clients"]
+    for model in ("asyncio", "selectors", "threads"):
+        assert isinstance(best[model], int) and best[model] >= 1, best
+    assert best["iterative"] == 1, "the iterative server holds one connection at a time"
+    if result["iperf3_gbps"] is None:
+        assert result["throughput_ratio"] is None
+    else:
+        assert result["throughput_ratio"] == pytest.approx(result["tcp_gbps"] / result["iperf3_gbps"])
+    if result["c_rtt_us"] is None:
+        assert result["rtt_ratio"] is None
+    else:
+        assert result["rtt_ratio"] == pytest.approx(result["rtt_us"] / result["c_rtt_us"])
+
+
+def test_quick_prints_a_table_on_stdout_and_progress_on_stderr(quick):
+    table = quick.stdout.strip().splitlines()[:-1]  # the last line is the JSON
+    text = "\n".join(table)
+    assert "loopback TCP throughput" in text and "TCP round trip, 1 byte, median" in text
+    assert "many concurrent clients" in text
+    for model in ("iterative", "threads", "selectors", "asyncio"):
+        assert any(line.startswith(model) for line in table), f"no row for {model}"
+    assert "[1/" in quick.stderr and "bench: finished" in quick.stderr
+    assert "{" not in text, "JSON belongs on the last line only"
+
+
+def test_save_writes_the_summary_and_every_many_clients_run(quick):
+    saved = json.loads(quick.saved.read_text())
+    assert saved["about"]["summary"]["plan"] == "quick"
+    assert saved["about"]["summary"]["max_clients"] == json.loads(quick.stdout.splitlines()[-1])["max_clients"]
+    assert {run["model"] for run in saved["runs"]} == {"iterative", "threads", "selectors", "asyncio"}
+    assert all(run["ok"] == (run["echoed"] == run["clients"]) for run in saved["runs"])
+
+
+def test_help_names_the_options():
+    done = run_cli("bench", "--help", timeout=30)
+    assert done.returncode == 0
+    for option in ("--quick", "--json", "--save"):
+        assert option in done.stdout
+
+
+def test_bench_is_listed_among_the_commands():
+    done = run_cli("--help", timeout=30)
+    assert "bench" in done.stdout
+
+
+def test_iperf3_is_measured_where_installed_and_none_otherwise():
+    value = bench_cli.iperf3_gbps(0.5)
+    if value is None:
+        assert bench_cli.shutil.which("iperf3") is None
+    else:
+        assert value > 0
+
+
+@has_compiler
+@pytest.mark.parametrize("kind", ["tcp", "unix"])
+def test_the_c_ping_pong_builds_runs_and_cleans_up(kind):
+    before = set(os.listdir(tempfile.gettempdir()))
+    samples = cbuild.c_ping_pong(kind, rounds=300, warmup=5)
+    assert len(samples) == 300 and all(0 < s < 1 for s in samples)
+    after = set(os.listdir(tempfile.gettempdir()))
+    assert not {name for name in after - before if name.startswith("sockcourse-")}, "a temp folder was left behind"
+
+
+@has_compiler
+def test_the_c_program_refuses_bad_arguments_with_a_sentence():
+    with cbuild.built("pingpong") as program:
+        done = subprocess.run([program, "--rounds", "0"], capture_output=True, text=True, timeout=30)
+        assert done.returncode == 2 and "--rounds must be a whole number from 1" in done.stderr
+        done = subprocess.run([program, "--fast"], capture_output=True, text=True, timeout=30)
+        assert done.returncode == 2 and "unknown argument '--fast'" in done.stderr
+        assert os.path.exists(program)
+    assert not os.path.exists(program)
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: cbuild.c_ping_pong("udp"), "Unknown kind 'udp'"),
+    (lambda: cbuild.c_ping_pong("tcp", rounds=0), "rounds must be a whole number"),
+    (lambda: cbuild.source("java"), "no C peer called 'java'"),
+])
+def test_cbuild_refuses_bad_input_with_a_sentence(call, words):
+    with pytest.raises(ValueError, match=words):
+        call()
+
+
+def test_a_missing_compiler_is_said_in_one_sentence(monkeypatch):
+    # An empty PATH and no $CC: this machine then truly has no compiler to find.
+    monkeypatch.setenv("PATH", "")
+    monkeypatch.delenv("CC", raising=False)
+    assert cbuild.compiler() is None
+    with pytest.raises(cbuild.BuildError, match="No C compiler was found"):
+        with cbuild.built("pingpong"):
+            pass

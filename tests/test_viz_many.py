@@ -1,0 +1,157 @@
+"""Tests of chapter 04's pictures (sockcourse.viz.many), drawn from real measurements.
+
+The data comes from real servers, real client processes and the kernel's own
+accept queue; the tests look at what was drawn (line data, bar heights,
+markers, labels), not at pixels.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # before pyplot: no window, and the same result on every machine
+
+import os
+import socket
+import time
+
+import matplotlib.pyplot as plt
+import pytest
+from matplotlib.colors import to_rgba
+
+from sockcourse import kernel, manyclients, viz
+from sockcourse.viz import many
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def runs():
+    """A small real sweep: the iterative server fails at 2, the others serve 1, 2 and 5."""
+    return manyclients.sweep(["iterative", "threads", "selectors", "asyncio"], counts=(1, 2, 5), stall=0.3)
+
+
+def lines_by_gid(ax) -> dict:
+    return {line.get_gid(): line for line in ax.get_lines() if line.get_gid()}
+
+
+def test_scaling_draws_one_line_per_model_from_the_good_runs(runs):
+    ax = viz.scaling(runs, "seconds")
+    lines = lines_by_gid(ax)
+    for model in ("threads", "selectors", "asyncio"):
+        line = lines[f"scaling:{model}"]
+        assert list(line.get_xdata()) == [1, 2, 5]
+        expected = [r.seconds for r in runs if r.model == model]
+        assert list(line.get_ydata()) == pytest.approx(expected)
+        assert to_rgba(line.get_color()) == to_rgba(many.MODEL_STYLES[model]["color"])
+    # The iterative server succeeded once (1 client), then gave up: a point, and a cross above the lines.
+    assert list(lines["scaling:iterative"].get_xdata()) == [1]
+    cross = lines["scaling:failed:iterative"]
+    assert list(cross.get_xdata()) == [2] and cross.get_ydata()[0] > max(r.seconds for r in runs if r.ok)
+    assert any("iterative gave up" in text.get_text() for text in ax.texts)
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    assert "concurrent connections" in ax.get_xlabel() and "seconds" in ax.get_ylabel()
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[:4] == ["iterative", "threads", "selectors", "asyncio"] and "gave up" in labels[-1]
+
+
+def test_scaling_of_threads_shows_one_thread_per_client_and_names_the_flat_lines(runs):
+    ax = viz.scaling(runs, "threads", legend=False)
+    lines = lines_by_gid(ax)
+    assert list(lines["scaling:threads"].get_ydata()) == [3, 4, 7], "a thread per client, plus two"
+    assert list(lines["scaling:selectors"].get_ydata()) == [2, 2, 2]
+    assert ax.get_legend() is None
+    flat = [text.get_text() for text in ax.texts if text.get_gid() == "scaling:flat"]
+    assert flat == ["iterative, selectors and asyncio: 2 each"]
+    assert "scaling:failed:iterative" not in lines, "only the time axes mark failures"
+
+
+def test_scaling_of_memory_plots_the_growth_of_each_server(runs):
+    ax = viz.scaling(runs, "memory")
+    line = lines_by_gid(ax)["scaling:threads"]
+    expected = [max(r.memory_mib, 0.01) for r in runs if r.model == "threads"]
+    assert list(line.get_ydata()) == pytest.approx(expected)
+    assert "MiB" in ax.get_ylabel()
+
+
+def test_scaling_refuses_bad_input_with_a_sentence(runs):
+    with pytest.raises(ValueError, match="Unknown metric 'speed'"):
+        viz.scaling(runs, "speed")
+    with pytest.raises(TypeError, match="non-empty list of manyclients.Run"):
+        viz.scaling([], "seconds")
+    with pytest.raises(TypeError, match="Expected manyclients.Run objects"):
+        viz.scaling([{"model": "threads"}], "seconds")
+
+
+def accept_queue_length(listener) -> int:
+    line = next(l for l in kernel.proc_net_tcp(listener) if l.split()[3] == "0A")
+    return int(line.split()[4].split(":")[1], 16)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/net/tcp"),
+                    reason="the accept queue is read from Linux's /proc/net/tcp")
+def test_accept_queue_draws_what_the_kernel_reported():
+    steps, clients = [], []
+    with socket.create_server(("127.0.0.1", 0), backlog=1) as listener:
+        try:
+            for number in range(1, 4):
+                client = socket.socket()
+                client.setblocking(False)
+                clients.append(client)
+                client.connect_ex(listener.getsockname())
+                time.sleep(0.02)
+                waiting = kernel.states(listener).of_role("client").count("SYN_SENT")
+                steps.append({"step": f"connect #{number}", "queue": accept_queue_length(listener),
+                              "syn_sent": waiting})
+        finally:
+            for client in clients:
+                client.close()
+    assert [s["queue"] for s in steps] == [1, 2, 2], "Linux holds backlog + 1 finished handshakes"
+    assert [s["syn_sent"] for s in steps] == [0, 0, 1]
+
+    ax = viz.accept_queue(steps, backlog=1)
+    queued = [p for p in ax.patches if p.get_gid() == "queue:accept"]
+    waiting = [p for p in ax.patches if p.get_gid() == "queue:syn_sent"]
+    assert [p.get_height() for p in queued] == [1, 2, 2]
+    assert [p.get_height() for p in waiting] == [0, 0, 1]
+    assert [p.get_y() for p in waiting] == [1, 2, 2], "the SYN_SENT clients sit on top of the queue"
+    backlog_line = lines_by_gid(ax)["queue:backlog"]
+    assert list(backlog_line.get_ydata()) == [1, 1]
+    assert list(lines_by_gid(ax)["queue:most"].get_ydata()) == [2, 2]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["connect #1", "connect #2", "connect #3"]
+
+
+def test_accept_queue_refuses_bad_input_with_a_sentence():
+    with pytest.raises(TypeError, match="'step', 'queue' and 'syn_sent'"):
+        viz.accept_queue([{"step": "x"}], backlog=1)
+    with pytest.raises(ValueError, match="whole number given to listen"):
+        viz.accept_queue([{"step": "x", "queue": 1, "syn_sent": 0}], backlog=-2)
+
+
+def test_service_timeline_shows_everyone_waiting_behind_the_slow_client():
+    rows = manyclients.waiting_times("iterative", clients=3, slow=0.1)
+    ax = viz.service_timeline(rows, until=0.5)
+    lines = lines_by_gid(ax)
+    for row in rows:
+        answer = lines[f"timeline:answer:{row['client']}"]
+        assert answer.get_xdata()[0] == pytest.approx(row["answered"] * 1000)
+        wait = lines[f"timeline:wait:{row['client']}"]
+        assert list(wait.get_xdata()) == pytest.approx([row["connected"] * 1000, row["answered"] * 1000])
+    slow_end = lines["timeline:answer:0"].get_xdata()[0]
+    assert all(lines[f"timeline:answer:{i}"].get_xdata()[0] >= slow_end for i in (1, 2))
+    assert to_rgba(lines["timeline:wait:0"].get_color()) == to_rgba(many._SLOW)
+    assert ax.get_xlim() == (0, 500) and "ms" in ax.get_xlabel()
+    assert [t.get_text() for t in ax.get_yticklabels()][0] == "client 0 (slow)"
+
+
+def test_service_timeline_refuses_bad_input_with_a_sentence():
+    with pytest.raises(TypeError, match="from manyclients.waiting_times"):
+        viz.service_timeline([1, 2, 3])
+    with pytest.raises(ValueError, match="never got its echo"):
+        viz.service_timeline([{"client": 0, "slow": True, "connected": 0.0, "answered": None}])
