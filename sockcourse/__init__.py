@@ -16,10 +16,11 @@ from .trace import Event, Trace
 
 __all__ = [
     "AddressInUseError", "Event", "HandlerError", "Server", "SockcourseError", "Trace",
-    "handlers", "kernel", "link", "serve", "stop_all", "tcpstates", "viz", "widgets",
+    "aio", "bench", "handlers", "handshake", "kernel", "link", "quic", "serve", "stop_all", "tcpstates", "tls",
+    "viz", "widgets",
 ]
 
-_LAZY_MODULES = {"viz", "tcpstates", "link", "widgets"}
+_LAZY_MODULES = {"aio", "bench", "handshake", "link", "quic", "tcpstates", "tls", "viz", "widgets"}
 
 registry.hook_ipython()
 

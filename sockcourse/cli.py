@@ -13,6 +13,7 @@ which `main()` turns into one sentence on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import selectors
 import shlex
@@ -81,9 +82,12 @@ def _add_serve(subparsers, prog: str) -> None:
             "      a UDP echo server",
             f"  {prog} serve echo --unix /tmp/echo.sock [--udp]",
             "      a UNIX stream (or datagram) echo server at /tmp/echo.sock",
+            f"  {prog} serve echo --tls --ca-out ca.pem",
+            "      a TLS echo server; ca.pem is the certificate of its throw-away CA",
             "",
             "then talk to it from another terminal, for example:",
             "  nc 127.0.0.1 PORT      nc -u 127.0.0.1 PORT      nc -U /tmp/echo.sock",
+            "  openssl s_client -connect 127.0.0.1:PORT -servername localhost -CAfile ca.pem",
         ]),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -98,11 +102,17 @@ def _add_serve(subparsers, prog: str) -> None:
                      help="the port to listen on, 0 to 65535 (default: 0, the kernel picks a free one)")
     sub.add_argument("--host", metavar="H",
                      help="the loopback address to listen on: 127.0.0.1 (the default) or ::1")
+    sub.add_argument("--tls", action="store_true",
+                     help="serve over TLS, with a certificate for localhost from a throw-away "
+                          "certificate authority made at start-up (see --ca-out)")
+    sub.add_argument("--ca-out", metavar="FILE",
+                     help="with --tls: write the authority's certificate (PEM) to FILE before the "
+                          "first line of output, so that clients can verify the server")
     sub.set_defaults(run=_serve, prog=sub.prog)
 
 
 #: Each function adds one subcommand, given the subparsers and the program's
-#: name (for its examples).
+#: name (for its examples); `link` and `bench` will join them.
 from .link_cli import add_parser as _add_link  # noqa: E402  (it needs UsageError, defined above)
 from .bench_cli import add_parser as _add_bench  # noqa: E402
 
@@ -113,17 +123,20 @@ SUBCOMMANDS = [_add_serve, _add_link, _add_bench]
 def _serve(args) -> int:
     handler = _pick_handler(args.handler, datagram=args.udp)
     transport, where = _transport_and_address(args)
-    with StopSignals() as stop_signals:
+    _check_tls_options(args)
+    with StopSignals() as stop_signals, _authority(args) as authority:
         try:
             server = serve(handler, transport=transport,
                            # A terminal session may sit idle for long; Ctrl-C ends it anyway.
-                           idle_timeout=None, **where)
+                           idle_timeout=None, tls=authority, **where)
         except (SockcourseError, ValueError, TypeError, OSError) as exc:
             raise UsageError(in_option_words(str(exc), args.unix)) from None
         failure = None
         try:
+            if args.ca_out is not None:
+                _write_ca(authority, args.ca_out)
             print(f"listening on {_address_text(server)}", flush=True)
-            print(_hint(server, args.handler), file=sys.stderr, flush=True)
+            print(_hint(server, args.handler, args.ca_out), file=sys.stderr, flush=True)
             stop_signals.wait()
         finally:
             # Also on an unexpected error: a UNIX socket file must not outlive the server.
@@ -135,6 +148,32 @@ def _serve(args) -> int:
         print(f"{args.prog}: error: {_handler_failure(failure, args.handler)}", file=sys.stderr, flush=True)
         return EXIT_HANDLER_FAILED
     return EXIT_OK
+
+
+def _check_tls_options(args) -> None:
+    if args.ca_out is not None and not args.tls:
+        raise UsageError(f"--ca-out {args.ca_out} writes the certificate authority of a TLS server, "
+                         f"but --tls is missing; add --tls.")
+    if args.tls and args.udp:
+        raise UsageError("TLS runs over a stream, and --udp asks for datagrams (DTLS is not "
+                         "available here); drop --udp, or drop --tls.")
+
+
+def _authority(args):
+    """A throw-away certificate authority for --tls, closed (its files removed) at the end."""
+    if not args.tls:
+        return contextlib.nullcontext(None)
+    from .tls import CertificateAuthority  # only here: it imports trustme and cryptography
+    return CertificateAuthority()
+
+
+def _write_ca(authority, path: str) -> None:
+    try:
+        with open(path, "wb") as out:
+            out.write(authority.cert_pem)
+    except OSError as exc:
+        raise UsageError(f"Could not write the CA certificate to {path!r} ({exc.strerror or exc}); "
+                         f"pass --ca-out a file in a folder that exists and that you may write to.") from None
 
 
 def _pick_handler(name: str, *, datagram: bool):
@@ -193,8 +232,16 @@ def _address_text(server) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _hint(server, name: str) -> str:
+def _hint(server, name: str, ca_out: str | None = None) -> str:
     """One line for the human at the terminal: how to reach the server, how to stop it."""
+    if server.tls is not None:
+        if server.path is not None:
+            return (f"Serving {name!r} over TLS on a UNIX socket; connect with Python's ssl module and "
+                    f"server_hostname='localhost'. Press Ctrl-C to stop.")
+        ca = shlex.quote(ca_out) if ca_out else "CA.pem"
+        client = f"openssl s_client -connect {_address_text(server)} -servername localhost -CAfile {ca}"
+        more = "" if ca_out else " (add --ca-out CA.pem to get the CA file that client needs)"
+        return f"Serving {name!r} over TLS; try '{client}' in another terminal{more}. Press Ctrl-C to stop."
     if server.path is not None:
         client = f"nc -U{'u' if server.transport == 'unix_dgram' else ''} {server.path}"
     else:

@@ -36,7 +36,16 @@ network and, for TCP, the repair work TCP does on top of it:
 
 One limit is worth knowing: a client's connect() completes with the link's own
 kernel at once, so `delay` cannot slow the TCP handshake itself; it slows
-every byte that follows (a TLS handshake included).
+every byte that follows (a TLS handshake included). `handshake=True` emulates
+the handshake's cost instead: the link holds each new connection for one round
+trip (the "to_server" delay plus the "to_client" delay, jitter left out), the
+time the SYN and the SYN+ACK would have taken, before it forwards the client's
+bytes, and for the "to_server" delay more before it forwards the server's (the
+time the handshake's last ACK would have taken to reach the server). The
+client's connect() still returns at once, but its first request reaches the
+server, and the answer the client, exactly when they would after a real
+handshake over a link with these delays. No SYN crosses the link: it is an
+emulation, not a measurement.
 
 The decisions are random but seeded: each direction draws from its own
 `random.Random` seeded from `seed`, and a datagram always takes the same
@@ -296,13 +305,15 @@ class _Record:
 
 # -- the public entry point ------------------------------------------------------
 def link(to, *, transport: str = "tcp", host: str = "127.0.0.1", port: int = 0, seed: int = 0,
-         **settings) -> "Link":
+         handshake: bool = False, **settings) -> "Link":
     """Start a fault-injecting relay in front of the server at `to`; return once it listens.
 
     to: the server's (host, port) on loopback, or the Server itself.
     transport: "tcp" or "udp", as the server speaks.
     host, port: where the link itself listens; port=0 lets the kernel choose.
     seed: makes the random decisions repeat from run to run.
+    handshake: TCP only; emulate the round trip of TCP's handshake, which
+        the link cannot delay (see the module docstring).
     settings: delay, jitter, loss, duplicate, reorder, chunk, gap, reset_after,
         rto; given here they apply to both directions; change them while the
         link runs with `link.set(direction, ...)`.
@@ -316,8 +327,16 @@ def link(to, *, transport: str = "tcp", host: str = "127.0.0.1", port: int = 0, 
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"The seed must be a whole number, but got {seed!r} (a {type(seed).__name__}); "
                         f"for example seed=1.")
+    if not isinstance(handshake, bool):
+        raise TypeError(f"handshake must be True or False, but got {handshake!r} (a {type(handshake).__name__}); "
+                        f"for example handshake=True.")
+    if handshake and transport != "tcp":
+        raise ValueError("handshake=True emulates TCP's handshake, and a UDP link has none to emulate "
+                         "(the datagrams of a QUIC handshake cross the link and are delayed as they are); "
+                         "leave handshake out.")
     checked = check_settings(settings, transport)
-    relay = Link(target, transport=transport, host=host, port=port, seed=int(seed), settings=checked)
+    relay = Link(target, transport=transport, host=host, port=port, seed=int(seed), settings=checked,
+                 handshake=handshake)
     relay._start()
     registry.add(relay)
     return relay
@@ -329,8 +348,9 @@ class Link:
     Use it in a `with` block or call `stop()` when done; stop() is safe twice.
     """
 
-    def __init__(self, target, *, transport, host, port, seed, settings):
+    def __init__(self, target, *, transport, host, port, seed, settings, handshake=False):
         self.target = target
+        self.handshake = handshake
         self.transport = transport
         self.seed = seed
         self.name = f"link-{transport}"
@@ -675,6 +695,7 @@ class _Connection:
         self.lock = threading.Lock()
         self.closing = False  # stop(): end quietly
         self.aborted = False  # a reset: end with RST both ways
+        self.accepted = time.monotonic()
         self._threads: list[threading.Thread] = []
         self._live = 0
         self._closed = False
@@ -711,6 +732,14 @@ class _Connection:
             return list(self._threads)
 
     def _run(self) -> None:
+        hold_answers = 0.0
+        if self.link.handshake:
+            up = self.link._settings["to_server"].delay
+            down = self.link._settings["to_client"].delay
+            # The SYN and SYN+ACK's round trip: only then may a real client send.
+            if self.link._stopping.wait(max(0.0, self.accepted + up + down - time.monotonic())):
+                return
+            hold_answers = up  # the last ACK's way to the server
         try:
             server = socket.create_connection(self.link.target, timeout=CONNECT_TIMEOUT)
         except OSError:
@@ -732,8 +761,22 @@ class _Connection:
                       "to_client": _Pipe(self, "to_client", server, self.client)}
         self._spawn(self.pipes["to_server"].write_loop, "to_server-writer")
         self._spawn(self.pipes["to_client"].write_loop, "to_client-writer")
-        self._spawn(self.pipes["to_client"].read_loop, "to_client-reader")
+        self._spawn(self._after(hold_answers, self.pipes["to_client"]), "to_client-reader")
         self.pipes["to_server"].read_loop()
+
+    def _after(self, seconds: float, pipe: "_Pipe"):
+        """The pipe's read loop, started `seconds` from now (at once if 0), unless the link stops first."""
+        if seconds <= 0:
+            return pipe.read_loop
+
+        def later():
+            if not self.link._stopping.wait(seconds):
+                pipe.read_loop()
+                return
+            with pipe.cond:  # the pipe's writer waits until its reader has finished
+                pipe.finished = True
+                pipe.cond.notify_all()
+        return later
 
     def abort(self, direction: str) -> None:
         """Reset the connection: both ends get RST once the threads have let go."""
@@ -758,6 +801,9 @@ class _Connection:
             self.closing = True
             sockets = [s for s in (self.client, self.server) if s is not None]
         for sock in sockets:
+            # Unread bytes first: once the socket is shut for reading they stay
+            # queued, and the close that follows would send RST instead of FIN.
+            _discard_unread(sock)
             try:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:

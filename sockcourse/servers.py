@@ -18,6 +18,7 @@ import os
 import selectors
 import shutil
 import socket
+import ssl
 import stat
 import tempfile
 import threading
@@ -51,7 +52,7 @@ _LOOP_TICK = 0.5
 
 def serve(handler, *, transport: str = "tcp", host: str | None = None, port: int = 0,
           path=None, backlog: int = 128, idle_timeout: float | None = 300.0,
-          name: str | None = None) -> "Server":
+          name: str | None = None, tls=None) -> "Server":
     """Start a server for `handler` on a background thread and return its handle.
 
     handler: for "tcp" and "unix", a function `handler(conn)` that gets each
@@ -65,6 +66,10 @@ def serve(handler, *, transport: str = "tcp", host: str | None = None, port: int
     idle_timeout: seconds a connection may stay silent before the server
         gives up on it (None: no limit; stop() ends it anyway).
     name: a server started with the same name as a running one replaces it.
+    tls: serve over TLS (stream transports only): a CertificateAuthority from
+        sockcourse.tls, a Certificate, a server's ssl.SSLContext, or the path of
+        a PEM file with a certificate and its key. The handler then gets an
+        ssl.SSLSocket, and the trace records the plaintext it read and wrote.
     """
     if isinstance(handler, str):
         from . import handlers
@@ -105,11 +110,19 @@ def serve(handler, *, transport: str = "tcp", host: str | None = None, port: int
     if isinstance(backlog, bool) or not isinstance(backlog, int) or backlog < 0:
         raise ValueError(f"The backlog must be a whole number of 0 or more, but got {backlog!r}; the default is 128.")
     idle_timeout = check_timeout(idle_timeout, "idle_timeout")
+    if tls is not None:
+        if kind != socket.SOCK_STREAM:
+            raise ValueError(
+                f"TLS runs over a stream, but transport={transport!r} carries datagrams (Python's ssl "
+                f"module has no DTLS); use transport='tcp', or sockcourse.quic for TLS over UDP."
+            )
+        from .tls import server_side_context  # only here: it imports trustme and cryptography
+        tls = server_side_context(tls)
 
     if name is not None:
         registry.stop_named(name)
     server = Server(handler, transport=transport, family=family, kind=kind, host=host, port=port,
-                    path=path, backlog=backlog, idle_timeout=idle_timeout, name=name)
+                    path=path, backlog=backlog, idle_timeout=idle_timeout, name=name, tls=tls)
     server._start()
     registry.add(server)
     return server
@@ -123,8 +136,9 @@ class Server:
     """
 
     def __init__(self, handler, *, transport, family, kind, host, port, path, backlog,
-                 idle_timeout, name):
+                 idle_timeout, name, tls=None):
         self.handler = handler
+        self.tls = tls  # the server's ssl.SSLContext, or None
         self.transport = transport
         self.name = name or getattr(handler, "__name__", type(handler).__name__)
         self.explicit_name = name
@@ -259,6 +273,11 @@ class Server:
 
     def _serve_connection(self, number: int, conn: RecordingSocket) -> None:
         try:
+            if self.tls is not None:
+                secure = self._start_tls(number, conn)
+                if secure is None:
+                    return
+                conn = secure  # the plain socket is detached now; the finally closes this one
             self.handler(conn)
         except PEER_GONE:
             pass  # already in the trace as "reset"; the other end's doing, not a bug
@@ -276,6 +295,31 @@ class Server:
             finally:
                 with self._lock:
                     self._connections.pop(number, None)
+
+    def _start_tls(self, number: int, conn: RecordingSocket):
+        """The server's half of the TLS handshake; the TLS socket, or None if it failed."""
+        from .tls import RecordingSSLSocket, handshake_failure
+        secure = RecordingSSLSocket.wrap(conn, self.tls, self.trace, number, conn._peer)
+        with self._lock:
+            # stop() must wake the TLS socket now: the plain one has handed its descriptor over.
+            self._connections[number] = (self._connections[number][0], secure)
+        try:
+            if self._stopping.is_set():
+                secure.close()
+                return None
+            secure.do_handshake()
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            # The client's doing (no trust in our certificate, no certificate of
+            # its own, plaintext, a timeout), not the handler's: record, don't raise.
+            # A refusal named by TLS is recorded even during stop(), which joins
+            # this thread, so the trace is complete once stop() returns.
+            named = (isinstance(exc, ssl.SSLError) and exc.reason
+                     and not isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)))
+            if named or not self._stopping.is_set():
+                self.trace.record("handshake", conn=number, peer=secure._peer, detail=handshake_failure(exc))
+            secure.close()
+            return None
+        return secure
 
     def _datagram_loop(self) -> None:
         handler = getattr(self.handler, "datagram", self.handler)
@@ -333,7 +377,12 @@ class Server:
             connections = list(self._connections.values())
         for _, conn in connections:
             try:
-                conn.shutdown(socket.SHUT_RDWR)  # wakes a handler blocked in recv()
+                if isinstance(conn, ssl.SSLSocket):
+                    # The socket's own shutdown() would drop its TLS state under the
+                    # feet of the thread that is using it; the descriptor's wakes it alike.
+                    socket.socket.shutdown(conn, socket.SHUT_RDWR)
+                else:
+                    conn.shutdown(socket.SHUT_RDWR)  # wakes a handler blocked in recv()
             except OSError:
                 pass
         for thread, _ in connections:

@@ -32,6 +32,7 @@ KINDS = {
     "close": "the server closed its connected socket (its FIN leaves now)",
     "reset": "the peer reset or broke the connection (RST, broken pipe)",
     "timeout": "the connection was idle for longer than the server's idle timeout",
+    "handshake": "the TLS handshake failed (the client broke it off, or one side refused the other)",
     "error": "the handler raised an exception",
     "stop": "the server stopped",
 }

@@ -18,6 +18,7 @@ from .conversation import sequence_diagram, timeline
 from .history import MILESTONES, history_timeline, layer_models, socket_name_bits
 from .states import state_diagram
 from .style import CONNECTION_COLOURS, PALETTE, ROLE_COLOURS
+from .tls import byte_values, certificate_checks, handshake_costs, handshake_ladders
 from .unix import fd_passing, latency_comparison, message_boundaries, throughput_comparison
 from .udp import datagram_fates, datagram_layout, update_delays
 from .many import accept_queue, scaling, service_timeline
@@ -26,4 +27,5 @@ __all__ = ["CONNECTION_COLOURS", "MILESTONES", "PALETTE", "ROLE_COLOURS", "histo
            "sequence_diagram", "socket_name_bits", "state_diagram", "timeline",
            "fd_passing", "latency_comparison", "message_boundaries", "throughput_comparison",
            "datagram_fates", "datagram_layout", "update_delays",
+           "byte_values", "certificate_checks", "handshake_costs", "handshake_ladders",
            "accept_queue", "scaling", "service_timeline"]

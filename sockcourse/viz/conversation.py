@@ -111,6 +111,8 @@ def _sequence_rows(events: list[Event], show_handshake: bool, numbered: bool) ->
             add("arrow", f"FIN  ({why})", e, -1, "control")
         elif e.kind == "timeout":
             add("note", "idle timeout" + (f": {e.detail}" if e.detail else ""), e)
+        elif e.kind == "handshake":
+            add("note", e.detail or "TLS handshake failed", e)
         elif e.kind == "error":
             add("note", "error: " + (e.detail or "the handler raised"), e)
         # "listen" and "stop" frame the whole trace; the lane heads stand for them.

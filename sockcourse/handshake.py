@@ -1,0 +1,257 @@
+"""What a connection costs before the first answer: handshakes measured across a slow link.
+
+`measure(delay=0.05)` puts a link with `delay` seconds each way (one round
+trip = 2 x delay) in front of real servers on loopback, and times, from the
+client's first call to the first byte of the reply to a 4-byte request:
+
+- "TCP": connect, send, receive. The link emulates the TCP handshake's round
+  trip (`link(..., handshake=True)`), because no program on one machine can
+  delay SYN and SYN+ACK: the kernel answers them itself.
+- "TCP+TLS 1.2" and "TCP+TLS 1.3": the same, with a full TLS handshake (no
+  resumption) pinned to that version, verified against the course's CA.
+- "QUIC": aioquic over a UDP link, which delays every datagram, so QUIC's
+  handshake is measured as it is, nothing emulated.
+- "QUIC 0-RTT": the same, resuming a session with a ticket from an earlier
+  connection, so the request rides in the very first datagram.
+
+Each protocol is measured `repeats` times; `HandshakeCosts` keeps every
+measurement, the median, the round trips (time / round-trip time), and the
+link's record of one run per protocol, for a ladder diagram.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import statistics
+import time
+from dataclasses import dataclass, field
+
+from . import handlers, quic
+from .link import Hop, link
+from .servers import serve
+from .tls import CertificateAuthority
+
+#: The protocols in the order they are measured and drawn.
+PROTOCOLS = ("TCP", "TCP+TLS 1.2", "TCP+TLS 1.3", "QUIC", "QUIC 0-RTT")
+
+#: Round trips to the first byte of the reply, by the protocols' own rules:
+#: the handshake's round trips (TCP 1, TLS 1.2 2 more, TLS 1.3 1 more; QUIC 1
+#: for transport and TLS together, 0-RTT none), plus 1 for the request itself.
+EXPECTED_ROUND_TRIPS = {"TCP": 2, "TCP+TLS 1.2": 4, "TCP+TLS 1.3": 3, "QUIC": 2, "QUIC 0-RTT": 1}
+
+#: The claim heard in talks, for a link with a 100 ms round trip: set-up time
+#: in milliseconds, as (lowest, highest), for each family of protocols.
+CLAIM_MS = {"TCP": (100, 100), "TCP+TLS": (200, 300), "QUIC": (0, 100)}
+
+#: What the client sends, and the seconds any one exchange may take.
+REQUEST = b"ping"
+TIMEOUT = 5.0
+#: The largest delay measure() accepts, in seconds: a notebook must stay quick.
+MAX_DELAY = 0.5
+
+_TLS_VERSIONS = {"TCP+TLS 1.2": ssl.TLSVersion.TLSv1_2, "TCP+TLS 1.3": ssl.TLSVersion.TLSv1_3}
+
+
+def claim_for(protocol: str) -> tuple[int, int]:
+    """The claimed set-up time (low, high) in ms that applies to `protocol`."""
+    if protocol.startswith("TCP+TLS"):
+        return CLAIM_MS["TCP+TLS"]
+    return CLAIM_MS["QUIC" if protocol.startswith("QUIC") else "TCP"]
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One timed exchange: `seconds` from the first call to the reply's first byte."""
+
+    protocol: str
+    seconds: float
+    rtt: float
+    detail: str = ""
+
+    @property
+    def milliseconds(self) -> float:
+        return self.seconds * 1000
+
+    @property
+    def round_trips(self) -> float:
+        return self.seconds / self.rtt
+
+
+@dataclass
+class HandshakeCosts:
+    """Every measurement of one measure() call, with what is needed to read and draw them."""
+
+    delay: float
+    measurements: list = field(default_factory=list)
+    #: protocol -> (when the timed run started, in seconds on the link's clock; the link's hops)
+    ladders: dict = field(default_factory=dict)
+
+    @property
+    def rtt(self) -> float:
+        return 2 * self.delay
+
+    @property
+    def protocols(self) -> list[str]:
+        return [p for p in PROTOCOLS if any(m.protocol == p for m in self.measurements)]
+
+    def of(self, protocol: str) -> list[Measurement]:
+        found = [m for m in self.measurements if m.protocol == protocol]
+        if not found:
+            raise KeyError(f"No measurement of {protocol!r}; measured: {', '.join(self.protocols)}.")
+        return found
+
+    def median(self, protocol: str) -> float:
+        """The median time to the first reply byte, in seconds."""
+        return statistics.median(m.seconds for m in self.of(protocol))
+
+    def round_trips(self, protocol: str) -> int:
+        """The median time in whole round trips of the link."""
+        return round(self.median(protocol) / self.rtt)
+
+    def detail(self, protocol: str) -> str:
+        return self.of(protocol)[-1].detail
+
+    def rows(self) -> list[dict]:
+        """One row per protocol: medians in ms and round trips, and what the protocols' rules predict."""
+        return [{"protocol": p, "ms": self.median(p) * 1000, "round_trips": self.round_trips(p),
+                 "expected": EXPECTED_ROUND_TRIPS[p], "setup_round_trips": self.round_trips(p) - 1,
+                 "detail": self.detail(p)} for p in self.protocols]
+
+    def table(self) -> str:
+        """The rows as aligned text; times carry their unit, so they print as '201.3 ms'."""
+        lines = [f"{'protocol':<12} {'first reply':>12} {'round trips':>12} {'before the request':>19}"]
+        for row in self.rows():
+            lines.append(f"{row['protocol']:<12} {row['ms']:>9.1f} ms {row['round_trips']:>12} "
+                         f"{row['setup_round_trips']:>19}")
+        return "\n".join(lines)
+
+
+def _check(delay, repeats, protocols) -> tuple[float, int, tuple]:
+    if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 < delay <= MAX_DELAY:
+        raise ValueError(f"The delay must be a number of seconds above 0 and at most {MAX_DELAY}, but got "
+                         f"{delay!r}; it is one way, so delay=0.05 gives a 100 ms round trip.")
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= 20:
+        raise ValueError(f"repeats must be a whole number from 1 to 20, but got {repeats!r}; for example repeats=3.")
+    if isinstance(protocols, str):
+        protocols = (protocols,)
+    unknown = [p for p in protocols if p not in PROTOCOLS]
+    if unknown or not protocols:
+        raise ValueError(f"Unknown protocol {unknown[0] if unknown else protocols!r}; expected some of "
+                         f"{', '.join(map(repr, PROTOCOLS))}.")
+    return float(delay), repeats, tuple(p for p in PROTOCOLS if p in protocols)
+
+
+def measure(*, delay: float = 0.05, repeats: int = 3, ca: CertificateAuthority | None = None,
+            protocols=PROTOCOLS) -> HandshakeCosts:
+    """Time each protocol's first reply across a link with `delay` seconds each way.
+
+    ca: the CertificateAuthority for the TLS and QUIC servers; None makes a
+        throw-away one for this call.
+    """
+    delay, repeats, protocols = _check(delay, repeats, protocols)
+    costs = HandshakeCosts(delay)
+    own_ca = ca is None
+    if own_ca:
+        ca = CertificateAuthority("sockcourse handshake CA")
+    elif not isinstance(ca, CertificateAuthority):
+        raise TypeError(f"ca must be a sockcourse.tls.CertificateAuthority, but got {ca!r}; or leave it out.")
+    try:
+        tcp_like = [p for p in protocols if p.startswith("TCP")]
+        quic_like = [p for p in protocols if p.startswith("QUIC")]
+        if tcp_like:
+            _measure_tcp(costs, tcp_like, delay, repeats, ca)
+        if quic_like:
+            _measure_quic(costs, quic_like, delay, repeats, ca)
+    finally:
+        if own_ca:
+            ca.close()
+    return costs
+
+
+def _measure_tcp(costs: HandshakeCosts, protocols, delay, repeats, ca) -> None:
+    server_context = ca.server_context()
+    # No session tickets: no client here resumes, and the tickets' extra writes
+    # could let Nagle's algorithm hold the reply back for a delayed ACK.
+    server_context.num_tickets = 0
+    with serve(handlers.echo, idle_timeout=TIMEOUT) as plain, \
+            serve(handlers.echo, idle_timeout=TIMEOUT, tls=server_context) as secure:
+        for protocol in protocols:
+            server = plain if protocol == "TCP" else secure
+            context = None
+            if protocol in _TLS_VERSIONS:
+                context = ca.client_context()
+                context.minimum_version = context.maximum_version = _TLS_VERSIONS[protocol]
+            with link(server.address, delay=delay, handshake=True) as relay:
+                for _ in range(repeats):
+                    relay.clear_record()
+                    started = time.monotonic() - relay.started
+                    seconds, detail = _tcp_exchange(relay.address, context)
+                    costs.measurements.append(Measurement(protocol, seconds, costs.rtt, detail))
+                costs.ladders[protocol] = (started, _settled_record(relay))
+
+
+def _tcp_exchange(address, context: ssl.SSLContext | None) -> tuple[float, str]:
+    started = time.perf_counter()
+    with socket.create_connection(address, timeout=TIMEOUT) as raw:
+        # A handshake flight may go out in several writes; without this, Nagle's
+        # algorithm could hold one back until the last is acknowledged (RFC 896).
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if context is None:
+            raw.sendall(REQUEST)
+            first = raw.recv(1)
+            seconds = time.perf_counter() - started
+            _read_rest(raw, first)
+            return seconds, ""
+        with context.wrap_socket(raw, server_hostname="localhost") as secure:
+            secure.sendall(REQUEST)
+            first = secure.recv(1)
+            seconds = time.perf_counter() - started
+            _read_rest(secure, first)
+            return seconds, f"{secure.version()}, {secure.cipher()[0]}"
+
+
+def _read_rest(sock, first: bytes) -> None:
+    got = bytearray(first)
+    while len(got) < len(REQUEST):
+        piece = sock.recv(len(REQUEST) - len(got))
+        if not piece:
+            break
+        got += piece
+    if bytes(got) != REQUEST:
+        raise ConnectionError(f"The echo server sent back {bytes(got)!r} instead of {REQUEST!r}.")
+
+
+def _measure_quic(costs: HandshakeCosts, protocols, delay, repeats, ca) -> None:
+    with quic.serve(tls=ca) as server, link(server.address, transport="udp", delay=delay) as relay:
+        for protocol in protocols:
+            for _ in range(repeats):
+                ticket = None
+                if protocol == "QUIC 0-RTT":
+                    # An earlier visit leaves a ticket; made directly, it is not what is timed.
+                    ticket = quic.request(server.address, REQUEST, ca=ca).ticket
+                    if ticket is None:
+                        raise ConnectionError("The QUIC server sent no session ticket, so 0-RTT cannot be tried.")
+                relay.clear_record()
+                started = time.monotonic() - relay.started
+                reply = quic.request(relay.address, REQUEST, ca=ca, session_ticket=ticket)
+                if reply.reply != REQUEST:
+                    raise ConnectionError(f"The QUIC echo server sent back {reply.reply!r} instead of {REQUEST!r}.")
+                if protocol == "QUIC 0-RTT" and not reply.early_data:
+                    raise ConnectionError("The QUIC server did not accept the 0-RTT data, so this would not "
+                                          "measure 0-RTT; try again.")
+                detail = f"TLSv1.3, {reply.cipher}" + (", 0-RTT accepted" if reply.early_data else "")
+                costs.measurements.append(Measurement(protocol, reply.seconds, costs.rtt, detail))
+            costs.ladders[protocol] = (started, _settled_record(relay))
+
+
+def _settled_record(relay, wait: float = 0.05) -> list[Hop]:
+    """The hops of the link's last connection, once its last pieces have had time to go through.
+
+    Pieces of an earlier run that were still on their way when the record was
+    cleared carry an older connection number, and are left out.
+    """
+    time.sleep(wait)
+    hops = relay.record
+    last = max((hop.conn for hop in hops), default=0)
+    return [hop for hop in hops if hop.conn == last]

@@ -1,0 +1,439 @@
+"""QUIC on loopback with aioquic: an echo server and a one-request client.
+
+QUIC (RFC 9000) runs TLS 1.3 (RFC 9001) inside UDP datagrams, so one round
+trip sets up both the connection and its encryption, and a client that
+kept a session ticket from an earlier connection may send its request in the
+very first datagram (0-RTT). aioquic is a real implementation of it, written
+on asyncio.
+
+A notebook cell cannot call asyncio.run() (Jupyter's own loop is running), so
+every asyncio loop here runs on a background thread owned by an object that
+stops it: `serve()` starts a server with a loop of its own, and `request()`
+runs each client connection on a short-lived loop that it stops before it
+returns. Cells only ever call plain functions. Certificates come from a
+`sockcourse.tls.CertificateAuthority`, and the client verifies the server
+against it, host name included. Short idle timeouts make a mistake fail in
+seconds rather than hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+from aioquic.asyncio.protocol import QuicConnectionProtocol
+from aioquic.asyncio.server import serve as _aioquic_serve
+from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.connection import QuicConnection
+from aioquic.quic.events import ConnectionTerminated, HandshakeCompleted, StreamDataReceived
+
+from . import registry
+from .errors import SockcourseError, check_loopback_host, check_port, check_timeout
+from .recording import peer_text
+from .tls import Certificate, CertificateAuthority
+from .trace import Trace
+
+#: The application protocol both ends name in the handshake (ALPN); QUIC requires one.
+ALPN = "sockcourse-echo"
+#: Seconds a QUIC connection may stay silent before either end drops it.
+IDLE_TIMEOUT = 2.0
+#: Seconds request() waits for the whole reply.
+REQUEST_TIMEOUT = 5.0
+#: Seconds the client waits after the reply for a session ticket (for a later 0-RTT).
+TICKET_WAIT = 0.5
+#: Seconds start and stop may take.
+START_TIMEOUT = 5.0
+STOP_TIMEOUT = 5.0
+
+# aioquic logs on the "quic" logger; without a handler of its own, Python's
+# last-resort handler would print its warnings to stderr from a background
+# thread, into whichever notebook cell happens to run.
+logging.getLogger("quic").addHandler(logging.NullHandler())
+
+
+class QuicError(SockcourseError):
+    """A QUIC connection failed; `reason` is what the QUIC stack said, `error_code` its code."""
+
+    def __init__(self, message: str, reason: str = "", error_code: int = 0):
+        super().__init__(message)
+        self.reason = reason
+        self.error_code = error_code
+
+
+class _LoopThread:
+    """An asyncio event loop running on a thread of its own until stop()."""
+
+    def __init__(self, name: str):
+        self.loop = asyncio.new_event_loop()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_forever()
+        finally:
+            try:
+                pending = asyncio.all_tasks(self.loop)
+                for task in pending:
+                    task.cancel()
+                if pending:
+                    self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+                self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            finally:
+                self.loop.close()
+
+    def call(self, coroutine, timeout: float, what: str):
+        """Run `coroutine` on the loop and return its result, waiting `timeout` seconds at most."""
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError(f"{what} did not finish within {timeout} s; is the address right, "
+                               f"and is the server (or the link in front of it) still running?") from None
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
+        """Stop the loop and wait for its thread; False if the thread was still busy after `timeout`."""
+        if self._stopped:
+            return True
+        self._stopped = True
+        try:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        except RuntimeError:
+            pass  # the loop has closed already
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+
+def _server_certificate(tls) -> Certificate:
+    if isinstance(tls, CertificateAuthority):
+        return tls.server_cert
+    if isinstance(tls, Certificate):
+        return tls
+    raise TypeError(f"A QUIC server needs tls= a CertificateAuthority or a Certificate from "
+                    f"sockcourse.tls, but got {tls!r} (a {type(tls).__name__}); for example "
+                    f"quic.serve(tls=sockcourse.tls.CertificateAuthority()).")
+
+
+def _trusted_ca(ca) -> dict:
+    if isinstance(ca, CertificateAuthority):
+        return {"cadata": ca.cert_pem}
+    if isinstance(ca, (str, os.PathLike)):
+        path = os.fspath(ca)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"The CA file {path!r} does not exist; pass the CertificateAuthority "
+                                    f"itself (ca=ca) or its file (ca=ca.ca_file).")
+        return {"cafile": path}
+    raise TypeError(f"The client must know which CA to trust: ca= a CertificateAuthority or the path of "
+                    f"its PEM file, but got {ca!r} (a {type(ca).__name__}); for example ca=ca.")
+
+
+def _check_address(address) -> tuple[str, int]:
+    if isinstance(address, (str, bytes)) or not isinstance(address, (tuple, list)) or len(address) < 2:
+        raise TypeError(f"The address must be a (host, port) pair, but got {address!r}; "
+                        f"for example server.address.")
+    host, port = check_loopback_host(address[0]), check_port(address[1])
+    if port == 0:
+        raise ValueError("Port 0 names no server (it only asks the kernel to choose a port when binding); "
+                         "pass the server's address, for example server.address.")
+    return host, port
+
+
+# -- the server ----------------------------------------------------------------------
+class _EchoProtocol(QuicConnectionProtocol):
+    """One QUIC connection at the server: every stream is echoed back, and ends when its client's does."""
+
+    def __init__(self, *args, server: "QuicServer", **kwargs):
+        super().__init__(*args, **kwargs)
+        self._server = server
+        self._number = server._next_number()
+        self._peer = ""
+
+    def datagram_received(self, data, addr) -> None:
+        if not self._peer:
+            self._peer = peer_text(addr)
+        super().datagram_received(data, addr)
+
+    def quic_event_received(self, event) -> None:
+        trace = self._server.trace
+        if isinstance(event, HandshakeCompleted):
+            how = "0-RTT accepted" if event.early_data_accepted else ("resumed" if event.session_resumed else "")
+            trace.record("accept", conn=self._number, peer=self._peer, detail=how)
+        elif isinstance(event, StreamDataReceived):
+            if event.data:
+                trace.record("recv", conn=self._number, peer=self._peer, data=event.data)
+            # Echo, and end our half of the stream when the client ended its own.
+            self._quic.send_stream_data(event.stream_id, event.data, end_stream=event.end_stream)
+            if event.data:
+                trace.record("send", conn=self._number, peer=self._peer, data=event.data)
+            if event.end_stream:
+                trace.record("eof", conn=self._number, peer=self._peer)
+            self.transmit()
+        elif isinstance(event, ConnectionTerminated):
+            trace.record("close", conn=self._number, peer=self._peer, detail=event.reason_phrase)
+
+
+def serve(*, tls, host: str = "127.0.0.1", port: int = 0, idle_timeout: float = IDLE_TIMEOUT) -> "QuicServer":
+    """Start a QUIC echo server on loopback (UDP); return once it listens.
+
+    tls: the CertificateAuthority whose server certificate it presents, or a Certificate.
+    It keeps the session tickets it issues, each good for one 0-RTT resumption.
+    """
+    certificate = _server_certificate(tls)
+    host, port = check_loopback_host(host), check_port(port)
+    idle_timeout = check_timeout(idle_timeout, "idle_timeout")
+    if idle_timeout is None:
+        raise ValueError("A QUIC server needs an idle timeout, so that a silent client cannot hold it "
+                         "forever; use idle_timeout=2.0.")
+    server = QuicServer(certificate, host, port, idle_timeout)
+    server._start()
+    registry.add(server)
+    return server
+
+
+class QuicServer:
+    """A running QUIC echo server: its address, its trace, and stop() (safe twice)."""
+
+    def __init__(self, certificate: Certificate, host: str, port: int, idle_timeout: float):
+        self.certificate = certificate
+        self.name = "quic-echo"
+        self.explicit_name = None
+        self.transport = "quic"
+        self.trace = Trace()
+        self.address = None
+        self._host, self._requested_port, self._idle_timeout = host, port, idle_timeout
+        self._tickets: dict = {}
+        self._count = 0
+        self._lock = threading.Lock()
+        self._loop: _LoopThread | None = None
+        self._server = None
+        self._stopped = False
+
+    def _next_number(self) -> int:
+        with self._lock:
+            self._count += 1
+            return self._count
+
+    def _start(self) -> None:
+        self._loop = _LoopThread("sockcourse-quic-server")
+        try:
+            self._server = self._loop.call(self._listen(), START_TIMEOUT, "Starting the QUIC server")
+        except BaseException:
+            self._loop.stop()
+            raise
+        self.address = self._server._transport.get_extra_info("sockname")[:2]
+        self.trace.record("listen", peer=peer_text(self.address))
+
+    async def _listen(self):
+        configuration = QuicConfiguration(is_client=False, alpn_protocols=[ALPN], idle_timeout=self._idle_timeout)
+        configuration.load_cert_chain(self.certificate.cert_file, self.certificate.key_file)
+        try:
+            return await _aioquic_serve(
+                self._host, self._requested_port, configuration=configuration,
+                create_protocol=lambda *args, **kwargs: _EchoProtocol(*args, server=self, **kwargs),
+                # pop: a ticket works once, so a recorded 0-RTT request cannot be replayed with it.
+                session_ticket_fetcher=lambda label: self._tickets.pop(label, None),
+                session_ticket_handler=lambda ticket: self._tickets.__setitem__(ticket.ticket, ticket))
+        except OSError as exc:
+            raise OSError(f"The QUIC server could not bind UDP {self._host} port {self._requested_port} "
+                          f"({exc.strerror or exc}); use port=0 to let the kernel choose a free port.") from None
+
+    @property
+    def host(self) -> str:
+        return self.address[0]
+
+    @property
+    def port(self) -> int:
+        return self.address[1]
+
+    @property
+    def connections(self) -> int:
+        return self._count
+
+    @property
+    def running(self) -> bool:
+        return not self._stopped
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """Close the server's socket and stop its loop; safe to call twice."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        try:
+            if self._server is not None:
+                self._loop.loop.call_soon_threadsafe(self._server.close)
+        finally:
+            in_time = self._loop.stop(timeout)
+            self.trace.record("stop")
+            registry.discard(self)
+        if not in_time:
+            raise SockcourseError(f"The QUIC server's loop was still busy {timeout} s after stop(); "
+                                  f"that is a bug in sockcourse.quic: please report it.")
+
+    def __enter__(self) -> "QuicServer":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        where = peer_text(self.address) if self.address else "(not bound)"
+        return f"<QuicServer echo udp {where} {state}, {self._count} connections>"
+
+
+# -- the client ----------------------------------------------------------------------
+@dataclass
+class QuicReply:
+    """What one QUIC request brought back, and how the connection went."""
+
+    reply: bytes
+    seconds: float  # from the client's first datagram to the first byte of the reply
+    early_data: bool  # the request went in the first flight (0-RTT), and the server took it
+    resumed: bool  # the handshake resumed an earlier session with a ticket
+    alpn: str | None
+    cipher: str
+    ticket: object | None  # a session ticket for the next connection's 0-RTT, if one came
+    datagrams_received: int
+
+    @property
+    def milliseconds(self) -> float:
+        return self.seconds * 1000
+
+
+class _ClientProtocol(QuicConnectionProtocol):
+    """The client's side of one connection: collects one stream's reply and the handshake's facts."""
+
+    def __init__(self, quic: QuicConnection):
+        super().__init__(quic)
+        self.done = self._loop.create_future()
+        self.reply = bytearray()
+        self.first_byte_at: float | None = None
+        self.handshake: HandshakeCompleted | None = None
+        self.terminated: ConnectionTerminated | None = None
+        self.datagrams_received = 0
+
+    def datagram_received(self, data, addr) -> None:
+        self.datagrams_received += 1
+        super().datagram_received(data, addr)
+
+    def quic_event_received(self, event) -> None:
+        if isinstance(event, HandshakeCompleted):
+            self.handshake = event
+        elif isinstance(event, StreamDataReceived):
+            if event.data and self.first_byte_at is None:
+                self.first_byte_at = time.perf_counter()
+            self.reply += event.data
+            if event.end_stream and not self.done.done():
+                self.done.set_result(None)
+        elif isinstance(event, ConnectionTerminated):
+            self.terminated = event
+            if not self.done.done():
+                self.done.set_result(None)
+
+
+def request(address, data: bytes = b"ping", *, ca, server_name: str = "localhost", session_ticket=None,
+            timeout: float = REQUEST_TIMEOUT, idle_timeout: float = IDLE_TIMEOUT) -> QuicReply:
+    """Open a QUIC connection to `address`, send `data` on one stream, and return the echoed reply.
+
+    ca: the CertificateAuthority to trust (or its PEM file); the server's
+        certificate must come from it and name `server_name`.
+    session_ticket: a ticket from an earlier QuicReply: the handshake resumes
+        that session, and `data` goes out in the first flight (0-RTT).
+    """
+    host, port = _check_address(address)
+    if not isinstance(data, (bytes, bytearray)) or not data:
+        raise TypeError(f"The request must be non-empty bytes, but got {data!r}; for example b'ping'.")
+    if not isinstance(server_name, str) or not server_name:
+        raise TypeError(f"server_name must be the name the certificate is for, such as 'localhost', "
+                        f"but got {server_name!r}.")
+    timeout = check_timeout(timeout, "timeout") or REQUEST_TIMEOUT
+    idle_timeout = check_timeout(idle_timeout, "idle_timeout") or IDLE_TIMEOUT
+    configuration = QuicConfiguration(is_client=True, alpn_protocols=[ALPN], idle_timeout=idle_timeout,
+                                      server_name=server_name, session_ticket=session_ticket)
+    configuration.load_verify_locations(**_trusted_ca(ca))
+    runner = _LoopThread("sockcourse-quic-client")
+    try:
+        return runner.call(_exchange(host, port, bytes(data), configuration, timeout),
+                           timeout + TICKET_WAIT + 1.0, f"The QUIC request to {peer_text((host, port))}")
+    finally:
+        runner.stop()
+
+
+async def _exchange(host: str, port: int, data: bytes, configuration: QuicConfiguration,
+                    timeout: float) -> QuicReply:
+    loop = asyncio.get_running_loop()
+    tickets: list = []
+    connection = QuicConnection(configuration=configuration, session_ticket_handler=tickets.append)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # Bound to loopback, not to every interface as aioquic's own connect() does.
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.bind(("::1" if family == socket.AF_INET6 else "127.0.0.1", 0))
+        transport, protocol = await loop.create_datagram_endpoint(lambda: _ClientProtocol(connection), sock=sock)
+    except BaseException:
+        sock.close()
+        raise
+    try:
+        started = time.perf_counter()
+        protocol.connect((host, port), transmit=False)
+        # Queued before the first datagram leaves: with a ticket it rides in the
+        # first flight as 0-RTT data, without one it waits for the 1-RTT keys.
+        stream_id = connection.get_next_available_stream_id()
+        connection.send_stream_data(stream_id, data, end_stream=True)
+        protocol.transmit()
+        try:
+            await asyncio.wait_for(asyncio.shield(protocol.done), timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"No QUIC reply from {peer_text((host, port))} within {timeout} s; check that a "
+                               f"QUIC server (sockcourse.quic.serve) listens there.") from None
+        if protocol.terminated is not None and protocol.first_byte_at is None:
+            raise _failure(protocol.terminated, host, port)
+        deadline = loop.time() + TICKET_WAIT
+        while not tickets and protocol.terminated is None and loop.time() < deadline:
+            await asyncio.sleep(0.005)
+        handshake = protocol.handshake
+        suite = connection.tls.key_schedule.cipher_suite.name if connection.tls.key_schedule else ""
+        return QuicReply(
+            reply=bytes(protocol.reply),
+            seconds=protocol.first_byte_at - started,
+            early_data=bool(handshake and handshake.early_data_accepted),
+            resumed=bool(handshake and handshake.session_resumed),
+            alpn=handshake.alpn_protocol if handshake else None,
+            cipher=f"TLS_{suite}" if suite else "",
+            ticket=tickets[-1] if tickets else None,
+            datagrams_received=protocol.datagrams_received,
+        )
+    finally:
+        # close() sends CONNECTION_CLOSE at once. QUIC would then linger for
+        # about three probe timeouts in case the peer missed it; a client whose
+        # loop ends here has nothing left to say, so it does not wait.
+        protocol.close()
+        transport.close()
+
+
+def _failure(event: ConnectionTerminated, host: str, port: int) -> QuicError:
+    reason = event.reason_phrase or "no reason given"
+    where = peer_text((host, port))
+    lowered = reason.lower()
+    if "idle timeout" in lowered:
+        hint = "nothing answered: check that a QUIC server (sockcourse.quic.serve) listens there"
+    elif "issuer" in lowered or "verify" in lowered or "self-signed" in lowered or "self signed" in lowered:
+        hint = "the server's certificate was not issued by the CA you trust (ca=)"
+    elif "match" in lowered:
+        hint = "the certificate is not for that name; pass a server_name it lists, such as 'localhost'"
+    elif "valid" in lowered:
+        hint = "the certificate is outside its validity dates (expired, or not yet valid)"
+    else:
+        hint = "the reason above comes from the QUIC stack"
+    return QuicError(f"The QUIC connection to {where} failed: {reason} (error code 0x{event.error_code:x}); "
+                     f"{hint}.", reason=reason, error_code=event.error_code)

@@ -1,0 +1,147 @@
+"""Tests of chapter 05's pictures (sockcourse.viz.tls), drawn from real TLS and QUIC traffic.
+
+They look at what was drawn (lines, bars, texts, arrows), not at pixels.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # before pyplot: no window, and the same result on every machine
+
+import socket
+
+import matplotlib.pyplot as plt
+import pytest
+from matplotlib.colors import to_rgba
+from matplotlib.text import Annotation
+
+from sockcourse import handlers, handshake, serve, tls, viz
+from sockcourse.link import link
+from sockcourse.viz import style
+from sockcourse.viz import tls as vtls
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def costs():
+    """One real measurement for the module: short delay, one run each, its own throw-away CA."""
+    return handshake.measure(delay=0.01, repeats=1)
+
+
+@pytest.fixture
+def ca():
+    authority = tls.CertificateAuthority()
+    try:
+        yield authority
+    finally:
+        authority.close()
+
+
+def seen_by_link(ca, secure: bool) -> bytes:
+    letter = b"Please move 1000 EUR to account 12345678. My password is hunter2.\n" * 3
+    with serve(handlers.echo, tls=ca if secure else None) as server, \
+            link(server.address, chunk=256, gap=0) as relay:
+        with socket.create_connection(relay.address, timeout=5) as raw:
+            client = ca.client_context().wrap_socket(raw, server_hostname="localhost") if secure else raw
+            with client:
+                client.sendall(letter)
+                got = b""
+                while len(got) < len(letter):
+                    got += client.recv(4096)
+    return b"".join(hop.data for hop in relay.record)
+
+
+def test_byte_values_draws_one_line_per_sample_with_its_share(ca):
+    plain, secure = seen_by_link(ca, False), seen_by_link(ca, True)
+    ax = viz.byte_values({"plaintext": plain, "TLS": secure})
+    lines = [line for line in ax.get_lines() if line.get_label() in ("plaintext", "TLS")
+             or line.get_label().startswith(("plaintext (", "TLS ("))]
+    assert len(lines) == 2
+    shares = {line.get_label().split(" (")[0]: list(line.get_ydata()) for line in lines}
+    assert abs(sum(shares["plaintext"]) - 100) < 1e-6 and abs(sum(shares["TLS"]) - 100) < 1e-6
+    # Text piles up on few values; TLS bytes spread over many.
+    assert max(shares["plaintext"]) > 3 * max(shares["TLS"][1:])
+    assert sum(1 for share in shares["plaintext"] if share > 0) < 40
+    assert sum(1 for share in shares["TLS"] if share > 0) > 200
+    assert ax.get_xlabel() == "byte value" and "%" in ax.get_ylabel() and ax.get_title()
+    assert to_rgba(lines[0].get_color()) == to_rgba(style.PALETTE["vermillion"])
+
+
+def test_byte_values_refuses_what_it_cannot_draw():
+    with pytest.raises(TypeError, match="Expected a dict"):
+        viz.byte_values(b"bytes")
+    with pytest.raises(ValueError, match="The sample 'x' must be non-empty bytes"):
+        viz.byte_values({"x": b""})
+
+
+def test_certificate_checks_marks_each_broken_rule(ca):
+    with tls.CertificateAuthority("stranger") as stranger:
+        certificates = {"good": ca.server_cert, "stranger": stranger.server_cert,
+                        "other name": ca.issue("other.example"), "expired": ca.issue("localhost", expired=True)}
+        rows = [{"case": case, "checks": tls.check_certificate(cert, ca, "localhost"),
+                 "verdict": "connected" if case == "good" else "SSLCertVerificationError"}
+                for case, cert in certificates.items()]
+    fig, ax = plt.subplots()
+    assert viz.certificate_checks(rows, ax=ax) is ax
+    texts = [t.get_text() for t in ax.texts]
+    assert texts.count("✗ no") == 3 and texts.count("✓ yes") == 9
+    for name in tls.CHECKS:
+        assert any(name.split()[0] in t for t in texts)
+    failed = [t for t in ax.texts if t.get_text() == "✗ no"]
+    assert all(to_rgba(t.get_bbox_patch().get_facecolor()) == to_rgba(style.PALETTE["vermillion"]) for t in failed)
+    with pytest.raises(ValueError, match="must be a dict with 'case', 'checks' and 'verdict'"):
+        viz.certificate_checks([{"case": "x"}])
+
+
+def test_handshake_costs_draws_setup_and_request_bars_with_the_claim(costs):
+    fig, ax = plt.subplots()
+    assert viz.handshake_costs(costs, ax=ax) is ax
+    bars = ax.patches
+    assert len(bars) == 2 * len(costs.protocols)  # set-up and the request's round trip, stacked
+    rtt_ms = costs.rtt * 1000
+    for index, row in enumerate(costs.rows()):
+        setup, request = bars[2 * index], bars[2 * index + 1]
+        assert setup.get_height() + request.get_height() == pytest.approx(row["ms"])
+        assert request.get_height() == pytest.approx(min(rtt_ms, row["ms"]))
+    assert [t.get_text() for t in ax.get_xticklabels()] == costs.protocols
+    labels = [t.get_text() for t in ax.texts]
+    for label, row in zip(labels, costs.rows()):
+        trips = row["round_trips"]
+        assert label.endswith(f"= {trips} round trip{'s' * (trips != 1)}") and label.startswith(f"{row['ms']:.0f} ms")
+    claims = [line for line in ax.get_lines() if line.get_linewidth() == 3]
+    assert len(claims) == len(costs.protocols)
+    # The claim is for 100 ms round trips; on this 20 ms link it is drawn scaled to 20 %.
+    tcp_claim = claims[0].get_ydata()
+    assert max(tcp_claim) == pytest.approx(100 * rtt_ms / 100, abs=rtt_ms * 0.05)
+    assert "ms" in ax.get_ylabel() and "round trip" in ax.get_xlabel()
+
+
+def test_handshake_ladders_draws_every_hop_and_a_star_per_protocol(costs):
+    fig, ax = plt.subplots()
+    assert viz.handshake_ladders(costs, ax=ax) is ax
+    arrows = [child for child in ax.get_children() if isinstance(child, Annotation)]
+    tcp_like = sum(1 for p in costs.protocols if p.startswith("TCP"))
+    hops = sum(1 for _, hops in costs.ladders.values() for hop in hops if hop.nbytes and hop.action != "dropped")
+    assert len(arrows) >= 2 * tcp_like + 0.5 * hops  # the emulated SYN, SYN+ACK, and the hops in view
+    colours = {to_rgba(a.arrow_patch.get_edgecolor()) for a in arrows}
+    assert {to_rgba(style.TO_SERVER), to_rgba(style.TO_CLIENT)} <= colours
+    stars = [line for line in ax.get_lines() if line.get_marker() == "*"]
+    assert len(stars) == len(costs.protocols)
+    for star, protocol in zip(stars, costs.protocols):
+        assert star.get_xdata()[0] == pytest.approx(costs.of(protocol)[-1].milliseconds)
+    assert "ms" in ax.get_xlabel()
+
+
+def test_cost_pictures_refuse_something_else():
+    with pytest.raises(TypeError, match=r"Expected the result of sockcourse.handshake.measure\(\)"):
+        viz.handshake_costs([1, 2, 3])
+    with pytest.raises(ValueError, match="holds no protocols"):
+        vtls.handshake_ladders(handshake.HandshakeCosts(0.05))
