@@ -27,25 +27,27 @@ def peer_text(address) -> str:
     return str(address) if address else "(unnamed)"
 
 
-class RecordingSocket(socket.socket):
-    """A connected or datagram socket whose calls are recorded in a trace."""
+class RecordingMixin:
+    """The recording half, shared by plain sockets and TLS sockets.
 
-    def __init__(self, sock: socket.socket, trace: Trace, conn: int = 0, peer: str = ""):
-        timeout = sock.gettimeout()
-        super().__init__(sock.family, sock.type, sock.proto, fileno=sock.detach())
-        self.settimeout(timeout)
-        self._trace = trace
-        self._conn = conn
-        self._peer = peer
-        self._close_recorded = False
+    It expects `_trace`, `_conn` and `_peer` on the instance, and records
+    nothing while `_trace` is None.
+    """
+
+    _trace: Trace | None = None
+    _conn = 0
+    _peer = ""
+    _quiet = False           # set while sendall() is running, so its inner send()s stay silent
+    _close_recorded = False
 
     def _record(self, kind: str, **fields) -> None:
-        self._trace.record(kind, conn=self._conn, peer=fields.pop("peer", self._peer), **fields)
+        if self._trace is not None:
+            self._trace.record(kind, conn=self._conn, peer=fields.pop("peer", self._peer), **fields)
 
     def _peer_gone(self, exc: BaseException) -> None:
-        self._record("reset", detail=f"{type(exc).__name__}: {exc.strerror or exc}")
+        self._record("reset", detail=f"{type(exc).__name__}: {getattr(exc, 'strerror', None) or exc}")
 
-    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+    def recv(self, bufsize: int = 1024, flags: int = 0) -> bytes:
         try:
             data = super().recv(bufsize, flags)
         except PEER_GONE as exc:
@@ -72,26 +74,22 @@ class RecordingSocket(socket.socket):
         except PEER_GONE as exc:
             self._peer_gone(exc)
             raise
-        self._record("send", data=bytes(memoryview(data)[:count]))
+        if not self._quiet:
+            self._record("send", data=bytes(memoryview(data)[:count]))
         return count
 
     def sendall(self, data, flags: int = 0) -> None:
+        # A TLS socket's sendall() loops over send(); one event for the whole call.
+        self._quiet = True
         try:
             super().sendall(data, flags)
         except PEER_GONE as exc:
             self._peer_gone(exc)
             raise
-        self._record("send", data=bytes(memoryview(data)[:256]), nbytes=len(memoryview(data).cast("B")))
-
-    def recvfrom(self, bufsize: int, flags: int = 0):
-        data, address = super().recvfrom(bufsize, flags)
-        self._record("recvfrom", data=data, peer=peer_text(address))
-        return data, address
-
-    def sendto(self, data, *args) -> int:
-        count = super().sendto(data, *args)
-        self._record("sendto", data=bytes(data), peer=peer_text(args[-1]))
-        return count
+        finally:
+            self._quiet = False
+        view = memoryview(data).cast("B")
+        self._record("send", data=bytes(view[:256]), nbytes=len(view))
 
     def shutdown(self, how: int) -> None:
         names = {socket.SHUT_RD: "SHUT_RD", socket.SHUT_WR: "SHUT_WR", socket.SHUT_RDWR: "SHUT_RDWR"}
@@ -113,3 +111,25 @@ class RecordingSocket(socket.socket):
         except (OSError, struct.error):
             return False
         return bool(on) and seconds == 0
+
+
+class RecordingSocket(RecordingMixin, socket.socket):
+    """A connected or datagram socket whose calls are recorded in a trace."""
+
+    def __init__(self, sock: socket.socket, trace: Trace, conn: int = 0, peer: str = ""):
+        timeout = sock.gettimeout()
+        super().__init__(sock.family, sock.type, sock.proto, fileno=sock.detach())
+        self.settimeout(timeout)
+        self._trace = trace
+        self._conn = conn
+        self._peer = peer
+
+    def recvfrom(self, bufsize: int, flags: int = 0):
+        data, address = super().recvfrom(bufsize, flags)
+        self._record("recvfrom", data=data, peer=peer_text(address))
+        return data, address
+
+    def sendto(self, data, *args) -> int:
+        count = super().sendto(data, *args)
+        self._record("sendto", data=bytes(data), peer=peer_text(args[-1]))
+        return count

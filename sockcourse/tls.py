@@ -34,7 +34,7 @@ import trustme
 
 from . import registry
 from .errors import SockcourseError
-from .recording import PEER_GONE
+from .recording import RecordingMixin
 from .trace import Trace
 
 #: The names the course's server certificate is valid for: what a client on
@@ -351,14 +351,8 @@ def server_side_context(tls) -> ssl.SSLContext:
 
 
 # -- a TLS socket that writes down the plaintext -----------------------------------
-class RecordingSSLSocket(ssl.SSLSocket):
+class RecordingSSLSocket(RecordingMixin, ssl.SSLSocket):
     """A server's TLS socket that records, in a trace, the plaintext its handler reads and writes."""
-
-    _trace: Trace | None = None
-    _conn = 0
-    _peer = ""
-    _quiet = False
-    _close_recorded = False
 
     @classmethod
     def wrap(cls, sock, context: ssl.SSLContext, trace: Trace, conn: int, peer: str) -> "RecordingSSLSocket":
@@ -371,67 +365,6 @@ class RecordingSSLSocket(ssl.SSLSocket):
         secure = cls._create(sock=sock, server_side=True, do_handshake_on_connect=False, context=context)
         secure._trace, secure._conn, secure._peer = trace, conn, peer
         return secure
-
-    def _note(self, kind: str, **fields) -> None:
-        if self._trace is not None:
-            self._trace.record(kind, conn=self._conn, peer=self._peer, **fields)
-
-    def _peer_gone(self, exc: BaseException) -> None:
-        self._note("reset", detail=f"{type(exc).__name__}: {getattr(exc, 'strerror', None) or exc}")
-
-    def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
-        try:
-            data = super().recv(buflen, flags)
-        except PEER_GONE as exc:
-            self._peer_gone(exc)
-            raise
-        self._note("recv" if data else "eof", data=data)
-        return data
-
-    def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
-        try:
-            count = super().recv_into(buffer, nbytes, flags)
-        except PEER_GONE as exc:
-            self._peer_gone(exc)
-            raise
-        if count:
-            self._note("recv", data=bytes(memoryview(buffer)[:count]))
-        else:
-            self._note("eof")
-        return count
-
-    def send(self, data, flags: int = 0) -> int:
-        try:
-            count = super().send(data, flags)
-        except PEER_GONE as exc:
-            self._peer_gone(exc)
-            raise
-        if not self._quiet:
-            self._note("send", data=bytes(memoryview(data)[:count]))
-        return count
-
-    def sendall(self, data, flags: int = 0) -> None:
-        # SSLSocket.sendall() loops over send(); one event for the whole call, as for plain sockets.
-        self._quiet = True
-        try:
-            super().sendall(data, flags)
-        except PEER_GONE as exc:
-            self._peer_gone(exc)
-            raise
-        finally:
-            self._quiet = False
-        view = memoryview(data).cast("B")
-        self._note("send", data=bytes(view[:256]), nbytes=len(view))
-
-    def shutdown(self, how: int) -> None:
-        super().shutdown(how)
-        self._note("shutdown", detail={0: "SHUT_RD", 1: "SHUT_WR", 2: "SHUT_RDWR"}.get(how, str(how)))
-
-    def close(self) -> None:
-        if not self._close_recorded and self.fileno() != -1:
-            self._close_recorded = True
-            self._note("close")
-        super().close()
 
 
 def handshake_failure(exc: BaseException) -> str:
