@@ -39,7 +39,7 @@ STOP_TIMEOUT = 5.0
 _TRANSPORTS = ("tcp", "unix")
 
 
-class LoopThread:
+class LoopThread(registry.Stoppable):
     """An asyncio event loop running on its own thread until `stop()`.
 
     Use it as a context manager, or call `stop()`; stop() is safe to call
@@ -173,12 +173,6 @@ class LoopThread:
             pass  # a job in the executor that never ends; the thread is a daemon
         return len(pending)
 
-    def __enter__(self) -> "LoopThread":
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
-
     def __repr__(self) -> str:
         return f"<LoopThread {self.name} {'running' if self.running else 'stopped'}>"
 
@@ -308,7 +302,7 @@ class _TracedWriter:
         return getattr(self._writer, name)
 
 
-class AsyncServer:
+class AsyncServer(registry.Stoppable):
     """A running asyncio streams server: its address, its trace, and stop().
 
     Like `sockcourse.Server`: use it in a `with` block or call `stop()`
@@ -519,19 +513,6 @@ class AsyncServer:
     def connections(self) -> int:
         """How many connections the server has accepted so far."""
         return self._accepted
-
-    def __enter__(self) -> "AsyncServer":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc is None:
-            self.stop()
-            return
-        try:
-            self.stop()
-        except HandlerError as handler_error:
-            if hasattr(exc, "add_note"):
-                exc.add_note(str(handler_error))
 
     def __repr__(self) -> str:
         where = self.address if self.transport == "unix" else peer_text(self.address)

@@ -342,7 +342,7 @@ def link(to, *, transport: str = "tcp", host: str = "127.0.0.1", port: int = 0, 
     return relay
 
 
-class Link:
+class Link(registry.Stoppable):
     """A running relay: its address, its settings, its record, and stop().
 
     Use it in a `with` block or call `stop()` when done; stop() is safe twice.
@@ -619,19 +619,6 @@ class Link:
     def connections(self) -> int:
         """TCP connections (or UDP clients) the link has relayed so far."""
         return self._numbered
-
-    def __enter__(self) -> "Link":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc is None:
-            self.stop()
-            return
-        try:
-            self.stop()
-        except SockcourseError as stop_error:
-            if hasattr(exc, "add_note"):
-                exc.add_note(str(stop_error))
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"

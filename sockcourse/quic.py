@@ -199,7 +199,7 @@ def serve(*, tls, host: str = "127.0.0.1", port: int = 0, idle_timeout: float = 
     return server
 
 
-class QuicServer:
+class QuicServer(registry.Stoppable):
     """A running QUIC echo server: its address, its trace, and stop() (safe twice)."""
 
     def __init__(self, certificate: Certificate, host: str, port: int, idle_timeout: float):
@@ -278,12 +278,6 @@ class QuicServer:
         if not in_time:
             raise SockcourseError(f"The QUIC server's loop was still busy {timeout} s after stop(); "
                                   f"that is a bug in sockcourse.quic: please report it.")
-
-    def __enter__(self) -> "QuicServer":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"

@@ -18,11 +18,34 @@ import hashlib
 import sys
 import threading
 
+from .errors import SockcourseError
+
 _lock = threading.Lock()
 _running: list = []            # in start order
 _by_cell: dict[str, list] = {}  # cell key -> what that cell's last run started
 _current_cell: str | None = None
 _hooked = False
+
+
+class Stoppable:
+    """Base of what the course starts and must stop: a `with` block stops it at its end.
+
+    If the block itself raised, that error wins, and an error the stop raised
+    (a handler's, say) rides along on it as a note.
+    """
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc is None:
+            self.stop()
+            return
+        try:
+            self.stop()
+        except SockcourseError as stop_error:
+            if hasattr(exc, "add_note"):
+                exc.add_note(str(stop_error))
 
 
 def add(thing) -> None:

@@ -128,7 +128,7 @@ def serve(handler, *, transport: str = "tcp", host: str | None = None, port: int
     return server
 
 
-class Server:
+class Server(registry.Stoppable):
     """A running server: its address, its trace, and stop().
 
     Use it in a `with` block, or call `stop()` when done; stop() is safe to call
@@ -456,20 +456,6 @@ class Server:
         """The exceptions the handler raised so far (stop() raises the first)."""
         with self._lock:
             return [exc for _, _, exc in self._errors]
-
-    def __enter__(self) -> "Server":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc is None:
-            self.stop()
-            return
-        try:
-            self.stop()
-        except HandlerError as handler_error:
-            # The with-block's own error matters more; keep the handler's as a note.
-            if hasattr(exc, "add_note"):
-                exc.add_note(str(handler_error))
 
     def __repr__(self) -> str:
         where = self.address if self._family == socket.AF_UNIX else peer_text(self.address)

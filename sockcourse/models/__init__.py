@@ -122,7 +122,7 @@ def start(model, *, host: str = "127.0.0.1", backlog: int = BACKLOG, name: str |
     return server
 
 
-class ModelServer:
+class ModelServer(registry.Stoppable):
     """A server model running in the background: `.address`, `.stop()`, a `with` block."""
 
     def __init__(self, model_name: str, function, *, host: str, backlog: int, name: str | None):
@@ -230,19 +230,6 @@ class ModelServer:
             self._loop_thread.stop()
         if self._listener is not None:
             self._listener.close()
-
-    def __enter__(self) -> "ModelServer":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc is None:
-            self.stop()
-            return
-        try:
-            self.stop()
-        except HandlerError as handler_error:
-            if hasattr(exc, "add_note"):
-                exc.add_note(str(handler_error))
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"

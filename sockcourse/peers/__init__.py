@@ -50,7 +50,7 @@ def command(name: str, *args) -> list[str]:
     return [sys.executable, path(name), *(os.fspath(a) if isinstance(a, os.PathLike) else str(a) for a in args)]
 
 
-class Peer:
+class Peer(registry.Stoppable):
     """A program running in the background, with its output on pipes.
 
     `process` is the real `subprocess.Popen`; a notebook signals and waits on it
@@ -140,12 +140,6 @@ class Peer:
                     pipe.close()
             registry.discard(self)
         return self.process.returncode
-
-    def __enter__(self) -> "Peer":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         state = "running" if self.running else f"ended ({self.process.returncode})"
