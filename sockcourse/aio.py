@@ -111,15 +111,24 @@ class LoopThread(registry.Stoppable):
             raise
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
-    def run(self, coro, timeout: float = 10.0):
-        """Run a coroutine on the loop, wait at most `timeout` seconds, return its result."""
+    def run(self, coro, timeout: float = 10.0, *, what: str = "The coroutine",
+            hint: str = "pass a larger timeout="):
+        """Run a coroutine on the loop, wait at most `timeout` seconds, return its result.
+
+        `what` and `hint` word the error when time runs out.
+        """
         future = self.submit(coro)
         try:
             return future.result(timeout)
         except concurrent.futures.TimeoutError:
             future.cancel()
-            raise TimeoutError(f"The coroutine did not finish within {timeout} s on the loop thread "
-                               f"{self.name!r}, so it was cancelled; pass a larger timeout=.") from None
+            raise TimeoutError(f"{what} did not finish within {timeout} s on the loop thread "
+                               f"{self.name!r}, so it was cancelled; {hint}.") from None
+
+    @property
+    def finished(self) -> bool:
+        """True once the loop's thread has ended (after stop())."""
+        return self._thread is None or not self._thread.is_alive()
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Cancel every task, wait for them, shut the loop down and join its thread."""

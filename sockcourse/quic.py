@@ -19,7 +19,6 @@ seconds rather than hang.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import os
 import socket
@@ -34,6 +33,7 @@ from aioquic.quic.connection import QuicConnection
 from aioquic.quic.events import ConnectionTerminated, HandshakeCompleted, StreamDataReceived
 
 from . import registry
+from .aio import LoopThread
 from .errors import SockcourseError, check_loopback_host, check_port, check_timeout
 from .recording import peer_text
 from .tls import Certificate, CertificateAuthority
@@ -64,53 +64,6 @@ class QuicError(SockcourseError):
         super().__init__(message)
         self.reason = reason
         self.error_code = error_code
-
-
-class _LoopThread:
-    """An asyncio event loop running on a thread of its own until stop()."""
-
-    def __init__(self, name: str):
-        self.loop = asyncio.new_event_loop()
-        self._stopped = False
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_forever()
-        finally:
-            try:
-                pending = asyncio.all_tasks(self.loop)
-                for task in pending:
-                    task.cancel()
-                if pending:
-                    self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-                self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-            finally:
-                self.loop.close()
-
-    def call(self, coroutine, timeout: float, what: str):
-        """Run `coroutine` on the loop and return its result, waiting `timeout` seconds at most."""
-        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
-        try:
-            return future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise TimeoutError(f"{what} did not finish within {timeout} s; is the address right, "
-                               f"and is the server (or the link in front of it) still running?") from None
-
-    def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
-        """Stop the loop and wait for its thread; False if the thread was still busy after `timeout`."""
-        if self._stopped:
-            return True
-        self._stopped = True
-        try:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-        except RuntimeError:
-            pass  # the loop has closed already
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
 
 
 def _server_certificate(tls) -> Certificate:
@@ -213,7 +166,7 @@ class QuicServer(registry.Stoppable):
         self._tickets: dict = {}
         self._count = 0
         self._lock = threading.Lock()
-        self._loop: _LoopThread | None = None
+        self._loop: LoopThread | None = None
         self._server = None
         self._stopped = False
 
@@ -223,9 +176,10 @@ class QuicServer(registry.Stoppable):
             return self._count
 
     def _start(self) -> None:
-        self._loop = _LoopThread("sockcourse-quic-server")
+        self._loop = LoopThread("sockcourse-quic-server").start()
         try:
-            self._server = self._loop.call(self._listen(), START_TIMEOUT, "Starting the QUIC server")
+            self._server = self._loop.run(self._listen(), START_TIMEOUT, what="Starting the QUIC server",
+                                          hint="the machine may be overloaded, try again")
         except BaseException:
             self._loop.stop()
             raise
@@ -269,10 +223,11 @@ class QuicServer(registry.Stoppable):
                 return
             self._stopped = True
         try:
-            if self._server is not None:
+            if self._server is not None and self._loop.running:
                 self._loop.loop.call_soon_threadsafe(self._server.close)
         finally:
-            in_time = self._loop.stop(timeout)
+            self._loop.stop(timeout)
+            in_time = self._loop.finished
             self.trace.record("stop")
             registry.discard(self)
         if not in_time:
@@ -355,10 +310,11 @@ def request(address, data: bytes = b"ping", *, ca, server_name: str = "localhost
     configuration = QuicConfiguration(is_client=True, alpn_protocols=[ALPN], idle_timeout=idle_timeout,
                                       server_name=server_name, session_ticket=session_ticket)
     configuration.load_verify_locations(**_trusted_ca(ca))
-    runner = _LoopThread("sockcourse-quic-client")
+    runner = LoopThread("sockcourse-quic-client").start()
     try:
-        return runner.call(_exchange(host, port, bytes(data), configuration, timeout),
-                           timeout + TICKET_WAIT + 1.0, f"The QUIC request to {peer_text((host, port))}")
+        return runner.run(_exchange(host, port, bytes(data), configuration, timeout), timeout + TICKET_WAIT + 1.0,
+                          what=f"The QUIC request to {peer_text((host, port))}",
+                          hint="is the address right, and is the server (or the link in front of it) still running?")
     finally:
         runner.stop()
 

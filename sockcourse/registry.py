@@ -122,7 +122,7 @@ def _before_cell(info) -> None:
     with _lock:
         _current_cell = key
         leftovers = _by_cell.pop(key, []) if key else []
-    for thing in leftovers:
+    for thing in reversed(leftovers):  # newest first, as stop_all(): a server before its loop
         _quiet_stop(thing)
 
 
