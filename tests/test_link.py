@@ -161,7 +161,7 @@ def test_udp_datagrams_keep_their_boundaries():
 
 
 def test_udp_record_is_bounded(monkeypatch):
-    monkeypatch.setattr(link_module, "MAX_HOPS", 5)
+    monkeypatch.setattr(sys.modules["sockcourse.link.record"], "MAX_HOPS", 5)  # where the record reads it
     with serve(handlers.discard, transport="udp") as server, \
             link(server.address, transport="udp") as relay:
         with udp_client() as client:
