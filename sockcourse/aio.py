@@ -18,16 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import errno
 import inspect
-import os
-import shutil
 import socket
-import tempfile
 import threading
 
 from . import registry
-from .errors import AddressInUseError, HandlerError, check_loopback_host, check_port, check_unix_path
+from .errors import HandlerError, check_loopback_host, check_port, check_unix_path
+from .listening import BoundSocket, open_socket
 from .recording import PEER_GONE, peer_text
 from .trace import Trace
 
@@ -327,7 +324,7 @@ class AsyncServer(registry.Stoppable):
         self._tracing = trace
         self._host, self._requested_port, self._path = host, port, path
         self._backlog, self._idle = backlog, idle_timeout
-        self._tempdir: str | None = None
+        self._bound: BoundSocket | None = None  # the socket file and its folder, cleaned up at stop
         self._loop_thread: LoopThread | None = None
         self._server: asyncio.AbstractServer | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -354,43 +351,13 @@ class AsyncServer(registry.Stoppable):
     def _bind(self) -> socket.socket:
         # Bound here, in the caller's thread, so that a bad address fails in the
         # cell that asked for it, with a sentence rather than a loop's traceback.
-        if self.transport == "unix":
-            family = socket.AF_UNIX
-            if self._path is None:
-                self._tempdir = tempfile.mkdtemp(prefix="sockcourse-")
-                self._path = os.path.join(self._tempdir, "server.sock")
-        else:
-            family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            if family == socket.AF_UNIX:
-                sock.bind(self._path)
-                self.address = self._path
-            else:
-                # A port left in TIME_WAIT by an earlier run may be reused at once.
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind((self._host, self._requested_port))
-                self.address = sock.getsockname()[:2]
-            sock.listen(self._backlog)
-            sock.setblocking(False)
-        except OSError as exc:
-            sock.close()
-            self._remove_path()
-            raise self._bind_error(exc) from None
-        return sock
-
-    def _bind_error(self, exc: OSError) -> Exception:
-        where = repr(self._path) if self.transport == "unix" else f"{self._host} port {self._requested_port}"
-        if exc.errno == errno.EADDRINUSE:
-            hint = ("remove a stale socket file with os.unlink(path), or leave path=None"
-                    if self.transport == "unix" else
-                    "use port=0 to let the kernel choose a free port, or stop the server that holds it")
-            return AddressInUseError(f"The address {where} is already in use by another socket; {hint}.")
-        if exc.errno in (errno.EACCES, errno.EPERM) and self.transport != "unix":
-            return PermissionError(f"This process may not listen on {where}: ports below 1024 need root; "
-                                   f"use port=0 to let the kernel choose a free port.")
-        return OSError(f"Could not bind a {self.transport} socket to {where}: {exc.strerror or exc}; "
-                       f"use the defaults (port=0, or path=None) to let the course choose.")
+        family = socket.AF_UNIX if self.transport == "unix" else (
+            socket.AF_INET6 if ":" in self._host else socket.AF_INET)
+        self._bound = open_socket(family, socket.SOCK_STREAM, host=self._host, port=self._requested_port,
+                                  path=self._path, backlog=self._backlog)
+        self._path, self.address = self._bound.path, self._bound.address
+        self._bound.sock.setblocking(False)
+        return self._bound.sock
 
     async def _open(self, sock: socket.socket) -> None:
         if self.transport == "unix":
@@ -477,14 +444,8 @@ class AsyncServer(registry.Stoppable):
         return 0
 
     def _remove_path(self) -> None:
-        if self.transport == "unix" and self._path and not self._path.startswith("\0") and self.address:
-            try:
-                os.unlink(self._path)
-            except FileNotFoundError:
-                pass
-        if self._tempdir:
-            shutil.rmtree(self._tempdir, ignore_errors=True)
-            self._tempdir = None
+        if self._bound is not None:
+            self._bound.remove_path()
 
     def _raise_kept_errors(self, late: int, timeout: float) -> None:
         if self._errors:

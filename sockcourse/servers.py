@@ -13,20 +13,16 @@ started (see `registry.py`).
 
 from __future__ import annotations
 
-import errno
-import os
 import selectors
-import shutil
 import socket
 import ssl
-import stat
-import tempfile
 import threading
 import time
 
 from . import registry
-from .errors import (AddressInUseError, HandlerError, check_loopback_host, check_port,
+from .errors import (HandlerError, check_loopback_host, check_port,
                      check_timeout, check_unix_path)
+from .listening import BoundSocket, open_socket
 from .recording import PEER_GONE, RecordingSocket, peer_text
 from .trace import Trace
 
@@ -146,7 +142,7 @@ class Server(registry.Stoppable):
         self._family, self._kind = family, kind
         self._host, self._requested_port, self._path = host, port, path
         self._backlog, self._idle_timeout = backlog, idle_timeout
-        self._tempdir: str | None = None
+        self._bound: BoundSocket | None = None  # the socket file and its folder, cleaned up at stop
         self._sock: socket.socket | None = None
         self._wake_r = self._wake_w = None
         self._thread: threading.Thread | None = None
@@ -179,53 +175,10 @@ class Server(registry.Stoppable):
             raise
 
     def _bind(self) -> socket.socket:
-        sock = socket.socket(self._family, self._kind)
-        try:
-            if self._family == socket.AF_UNIX:
-                if self._path is None:
-                    self._tempdir = tempfile.mkdtemp(prefix="sockcourse-")
-                    self._path = os.path.join(self._tempdir, "server.sock")
-                sock.bind(self._path)
-                self.address = self._path
-            else:
-                if self._kind == socket.SOCK_STREAM:
-                    # A port left in TIME_WAIT by an earlier run may be reused at once;
-                    # a port with a live listener still may not (Linux, BSD).
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind((self._host, self._requested_port))
-                self.address = sock.getsockname()[:2]
-            if self._kind == socket.SOCK_STREAM:
-                sock.listen(self._backlog)
-            return sock
-        except OSError as exc:
-            sock.close()
-            raise self._explain_bind_error(exc) from None
-        except BaseException:
-            sock.close()
-            raise
-
-    def _explain_bind_error(self, exc: OSError) -> Exception:
-        where = repr(self._path) if self._family == socket.AF_UNIX else f"{self._host} port {self._requested_port}"
-        if exc.errno == errno.EADDRINUSE:
-            if self._family == socket.AF_UNIX and os.path.exists(self._path) and not stat.S_ISSOCK(os.stat(self._path).st_mode):
-                return AddressInUseError(
-                    f"The path {where} is taken by a file that is not a socket; pick another path, "
-                    f"or leave path=None for one in a private temporary directory.")
-            if self._family == socket.AF_UNIX:
-                hint = ("if it is a stale socket file left by a server that is gone, remove it "
-                        "with os.unlink(path), or leave path=None")
-            else:
-                hint = "use port=0 to let the kernel choose a free port, or stop the server that holds it"
-            return AddressInUseError(f"The address {where} is already in use by another socket; {hint}.")
-        if exc.errno in (errno.EACCES, errno.EPERM) and self._family != socket.AF_UNIX:
-            return PermissionError(
-                f"This process may not listen on {where}: ports below 1024 need root (or "
-                f"CAP_NET_BIND_SERVICE); use port=0 to let the kernel choose a free port."
-            )
-        if exc.errno == errno.EADDRNOTAVAIL:
-            return OSError(f"The address {where} does not exist on this machine (is IPv6 turned off?); "
-                           f"use host='127.0.0.1'.")
-        return OSError(f"Could not bind a {self.transport} socket to {where}: {exc.strerror or exc}.")
+        self._bound = open_socket(self._family, self._kind, host=self._host, port=self._requested_port,
+                                  path=self._path, backlog=self._backlog)
+        self._path, self.address = self._bound.path, self._bound.address
+        return self._bound.sock
 
     # -- the loops (server threads: record, never print) ----------------------
     def _wait_readable(self, selector) -> bool:
@@ -403,15 +356,8 @@ class Server(registry.Stoppable):
                     sock.close()
                 except OSError:
                     pass
-        if self._family == socket.AF_UNIX and self._path and not self._path.startswith("\0"):
-            if self.address is not None:
-                try:
-                    os.unlink(self._path)
-                except FileNotFoundError:
-                    pass
-        if self._tempdir:
-            shutil.rmtree(self._tempdir, ignore_errors=True)
-            self._tempdir = None
+        if self._bound is not None:
+            self._bound.remove_path()
 
     def _raise_kept_errors(self, late: list, timeout: float) -> None:
         if self._errors:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import errno
 import numbers
 import random
 import selectors
@@ -12,7 +11,8 @@ import threading
 import time
 
 from .. import registry
-from ..errors import AddressInUseError, SockcourseError, check_loopback_host, check_port
+from ..errors import SockcourseError, check_loopback_host, check_port
+from ..listening import open_socket
 from ..recording import peer_text
 from .limits import ACTIONS, DIRECTIONS, MAX_CONNECTIONS, MAX_RETRANSMITS, STOP_TIMEOUT, _LOOP_TICK
 from .record import Hop, _Record
@@ -96,16 +96,8 @@ class Link(registry.Stoppable):
         family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
         kind = socket.SOCK_STREAM if self.transport == "tcp" else socket.SOCK_DGRAM
         try:
-            self._sock = socket.socket(family, kind)
-            if kind == socket.SOCK_STREAM:
-                self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                self._sock.bind((self._host, self._requested_port))
-            except OSError as exc:
-                raise self._explain_bind_error(exc) from None
-            if kind == socket.SOCK_STREAM:
-                self._sock.listen(128)
-            self.address = self._sock.getsockname()[:2]
+            bound = open_socket(family, kind, host=self._host, port=self._requested_port, what="link")
+            self._sock, self.address = bound.sock, bound.address
             self._sock.setblocking(False)
             self._wake_r, self._wake_w = socket.socketpair()
             self._wake_r.setblocking(False)
@@ -116,14 +108,6 @@ class Link(registry.Stoppable):
         except BaseException:
             self._close_own_sockets()
             raise
-
-    def _explain_bind_error(self, exc: OSError) -> Exception:
-        where = f"{self._host} port {self._requested_port}"
-        if exc.errno == errno.EADDRINUSE:
-            return AddressInUseError(f"The address {where} is already in use by another socket; "
-                                     f"use port=0 to let the kernel choose a free port.")
-        return OSError(f"The link could not bind a {self.transport} socket to {where}: "
-                       f"{exc.strerror or exc}; use host='127.0.0.1' and port=0.")
 
     @property
     def _thread_prefix(self) -> str:
