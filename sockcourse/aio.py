@@ -23,7 +23,7 @@ import socket
 import threading
 
 from . import registry
-from .errors import HandlerError, check_loopback_host, check_port, check_unix_path
+from .errors import HandlerError, handler_failure, check_loopback_host, check_port, check_unix_path
 from .listening import BoundSocket, open_socket
 from .recording import PEER_GONE, peer_text
 from .trace import Trace
@@ -449,13 +449,7 @@ class AsyncServer(registry.Stoppable):
 
     def _raise_kept_errors(self, late: int, timeout: float) -> None:
         if self._errors:
-            number, peer, exc = self._errors[0]
-            more = f" (and {len(self._errors) - 1} more errors; see server.trace)" if len(self._errors) > 1 else ""
-            raise HandlerError(
-                f"The handler {self.name!r} raised {type(exc).__name__}: {exc} while serving connection "
-                f"#{number} from {peer}{more}; the handler's own traceback, shown with this error, "
-                f"points at the line."
-            ) from exc
+            raise handler_failure(self.name, self._errors)
         if late:
             raise HandlerError(
                 f"The server {self.name!r} stopped, but {late} of its connections were still busy {timeout} s "

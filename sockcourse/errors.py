@@ -21,6 +21,21 @@ class HandlerError(SockcourseError):
     """A server's handler raised; re-raised at stop() with the handler's error as cause."""
 
 
+def handler_failure(name: str, errors: list) -> HandlerError:
+    """The error stop() raises for the first of a handler's kept errors.
+
+    `errors` holds (connection number, peer, exception); number 0 means a datagram.
+    """
+    number, peer, exc = errors[0]
+    where = f"connection #{number} from {peer}" if number else f"a datagram from {peer}"
+    more = f" (and {len(errors) - 1} more errors; see server.trace)" if len(errors) > 1 else ""
+    failure = HandlerError(
+        f"The handler {name!r} raised {type(exc).__name__}: {exc} while serving {where}{more}; "
+        f"the handler's own traceback, shown with this error, points at the line.")
+    failure.__cause__ = exc
+    return failure
+
+
 class AddressInUseError(SockcourseError, OSError):
     """The address a server asked for is taken by another socket."""
 

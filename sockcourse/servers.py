@@ -20,7 +20,7 @@ import threading
 import time
 
 from . import registry
-from .errors import (HandlerError, check_loopback_host, check_port,
+from .errors import (HandlerError, handler_failure, check_loopback_host, check_port,
                      check_timeout, check_unix_path)
 from .listening import BoundSocket, open_socket
 from .recording import PEER_GONE, RecordingSocket, peer_text
@@ -361,13 +361,7 @@ class Server(registry.Stoppable):
 
     def _raise_kept_errors(self, late: list, timeout: float) -> None:
         if self._errors:
-            number, peer, exc = self._errors[0]
-            where = f"connection #{number} from {peer}" if number else f"a datagram from {peer}"
-            more = f" (and {len(self._errors) - 1} more errors; see server.trace)" if len(self._errors) > 1 else ""
-            raise HandlerError(
-                f"The handler {self.name!r} raised {type(exc).__name__}: {exc} while serving "
-                f"{where}{more}; the handler's own traceback, shown with this error, points at the line."
-            ) from exc
+            raise handler_failure(self.name, self._errors)
         if late:
             raise HandlerError(
                 f"The server {self.name!r} stopped, but {len(late)} of its threads were still busy "
