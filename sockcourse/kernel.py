@@ -12,6 +12,7 @@ caller names: a server, a socket, or a port number.
 from __future__ import annotations
 
 import socket
+import sys
 import time
 from dataclasses import dataclass
 
@@ -214,5 +215,4 @@ def decode_proc_line(line: str) -> dict:
 
 
 def _little_endian() -> bool:
-    import sys
     return sys.byteorder == "little"
