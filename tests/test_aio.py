@@ -18,7 +18,8 @@ import warnings
 import pytest
 
 from sockcourse import aio, registry
-from sockcourse.errors import HandlerError
+from sockcourse.core import loopthread
+from sockcourse.core.errors import HandlerError
 from conftest import recv_exactly, wait_for
 
 pytestmark = pytest.mark.timeout(60)
@@ -31,7 +32,7 @@ def loop_threads() -> list[threading.Thread]:
 @pytest.fixture(autouse=True)
 def no_loop_left():
     yield
-    shared = aio._shared
+    shared = loopthread._shared
     if shared is not None and shared.running:
         shared.stop()
         pytest.fail("The test left the shared asyncio loop thread running; stop it in the test.", pytrace=False)
@@ -219,8 +220,8 @@ def test_stopping_the_loop_stops_its_servers():
 def test_bad_input_is_refused_with_a_sentence(call, error, words):
     with pytest.raises(error, match=words):
         call()
-    if aio._shared is not None and aio._shared.running:
-        aio._shared.stop()
+    if loopthread._shared is not None and loopthread._shared.running:
+        loopthread._shared.stop()
 
 
 def test_a_taken_port_is_refused_with_a_sentence():

@@ -20,6 +20,7 @@ import psutil
 import pytest
 
 from sockcourse import bench, handlers, peers, registry, serve
+from sockcourse.bench import loopback
 from sockcourse.peers import bench_peer
 
 pytestmark = pytest.mark.timeout(60)
@@ -31,13 +32,13 @@ BOTH = pytest.mark.parametrize("kind", bench.KINDS)
 def temp_dirs(monkeypatch):
     """The temporary folders bench makes, so a test can check that they are gone afterwards."""
     made = []
-    real_mkdtemp = bench.tempfile.mkdtemp
+    real_mkdtemp = loopback.tempfile.mkdtemp
 
     def recording_mkdtemp(*args, **kwargs):
         made.append(real_mkdtemp(*args, **kwargs))
         return made[-1]
 
-    monkeypatch.setattr(bench.tempfile, "mkdtemp", recording_mkdtemp)
+    monkeypatch.setattr(loopback.tempfile, "mkdtemp", recording_mkdtemp)
     return made
 
 

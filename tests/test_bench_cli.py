@@ -15,8 +15,8 @@ import tempfile
 
 import pytest
 
-from sockcourse import bench_cli
-from sockcourse.peers import cbuild
+from sockcourse.bench import suite as bench_cli
+from sockcourse.peers import toolchains as cbuild
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -14,7 +14,7 @@ import pytest
 
 from sockcourse import handlers, handshake, tls
 from sockcourse.link import link
-from sockcourse.servers import serve
+from sockcourse.servers.threaded import serve
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -19,6 +19,7 @@ import psutil
 import pytest
 
 from sockcourse import handlers, kernel, serve
+from sockcourse.kernel import view as kernel_states
 from conftest import ipv6_loopback_available, recv_exactly, wait_for
 
 pytestmark = [
@@ -72,9 +73,9 @@ def assert_proc_agrees_with_psutil(port: int, *names: str) -> None:
     decoded = {row for row in decoded if wanted(row[0], row[1])}
     seen = set()
     for conn in psutil.net_connections(kind="tcp"):
-        local = kernel._addr(conn.laddr)
+        local = kernel_states._addr(conn.laddr)
         # /proc writes "no remote end" as the all-zero address and port 0.
-        remote = kernel._addr(conn.raddr) if conn.raddr else ("[::]:0" if local.startswith("[") else "0.0.0.0:0")
+        remote = kernel_states._addr(conn.raddr) if conn.raddr else ("[::]:0" if local.startswith("[") else "0.0.0.0:0")
         if wanted(local, remote):
             seen.add((local, remote, conn.status))
     assert len(decoded) == 1 + 2 * len(names)  # the listener, and both ends of each connection
@@ -154,7 +155,7 @@ def test_proc_net_tcp_lines_decode_to_what_psutil_says(host):
                 assert sorted(d["state"] for d in mine) == ["ESTABLISHED", "ESTABLISHED", "LISTEN"]
                 assert all(d["state"] == "TIME_WAIT" for d in decoded if d not in mine)
                 (client_end,) = [d for d in mine if d["local"] == me]
-                assert client_end["remote"] == kernel._addr((host, server.port))
+                assert client_end["remote"] == kernel_states._addr((host, server.port))
                 assert_proc_agrees_with_psutil(server.port, me)
         finally:
             handler.release.set()

@@ -26,7 +26,7 @@ import pytest
 
 import sockcourse
 from sockcourse import handlers, registry, serve
-from sockcourse import link_cli
+from sockcourse.cli import link as link_cli
 from sockcourse.link import Hop, link
 from conftest import ipv6_loopback_available, recv_exactly, wait_for
 
@@ -489,7 +489,7 @@ def _talk_through(port: int) -> bytes:
 
 
 # Registers the subcommand in this process's copy of cli.py only, as the lead will in the file.
-_PRIVATE_CLI = ("import sys; from sockcourse import cli, link_cli; "
+_PRIVATE_CLI = ("import sys; from sockcourse import cli; from sockcourse.cli import link as link_cli; "
                 "cli.SUBCOMMANDS.append(link_cli.add_parser) if link_cli.add_parser not in cli.SUBCOMMANDS "
                 "else None; sys.exit(cli.main(sys.argv[1:], prog='python -m sockcourse'))")
 

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from sockcourse import manyclients, models, registry
-from sockcourse.errors import HandlerError
+from sockcourse.core.errors import HandlerError
 from conftest import wait_for
 
 pytestmark = pytest.mark.timeout(120)
@@ -165,7 +165,7 @@ def test_sweep_stops_a_model_at_its_first_failure_and_max_clients_says_so(tmp_pa
 
 
 def test_the_saved_results_shipped_with_the_course_load():
-    runs, about = manyclients.load(models.MEASURED)
+    runs, about = manyclients.load(manyclients.MEASURED)
     best = manyclients.max_clients(runs)
     assert set(best) == set(manyclients.MODEL_NAMES)
     assert "python -m sockcourse bench" in about["command"]

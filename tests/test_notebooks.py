@@ -458,7 +458,7 @@ def _sockcourse_probe():
         import psutil
         for c in psutil.Process().net_connections(kind="all"):
             sockets[f"{c.family.name} {c.type.name} {c.laddr} {c.raddr} fd {c.fd}"] = [c.fd, describe(c.fd)]
-    registry = sys.modules.get("sockcourse.registry")
+    registry = sys.modules.get("sockcourse.core.lifecycle")
     print("SOCKCOURSE-PROBE " + json.dumps({
         "pid": os.getpid(),
         "threads": [[t.ident, t.name, type(t).__module__] for t in threading.enumerate()],
@@ -580,7 +580,7 @@ def leak_report(name: str, left: dict) -> str:
         lines.append("  sockets still open:")
         lines += [f"    {line}" for line in left["socket_details"]]
     if left["running"]:
-        lines.append("  sockcourse.registry.running(): " + ", ".join(left["running"]))
+        lines.append("  sockcourse.running(): " + ", ".join(left["running"]))
     lines.append("  Close what each cell opens (a `with` block, or .close()/.stop() in a later cell), "
                  "or call sockcourse.stop_all() in the notebook's last cell.")
     return "\n".join(lines)

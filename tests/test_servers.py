@@ -61,7 +61,7 @@ def test_serve_returns_listening_and_stop_frees_the_port():
         server.stop()
     server.stop()  # a second stop is a no-op, not an error
     assert not server.running
-    assert not server._thread.is_alive()
+    assert not server._loop_thread.is_alive()
     wait_for(lambda: not server_threads(server), 1.0, "the server's threads to end")
     assert server not in registry.running()
     with pytest.raises(ConnectionRefusedError):

@@ -26,7 +26,7 @@ from matplotlib.patches import FancyArrowPatch
 
 from sockcourse.viz import style  # noqa: E402  (the shared look: palette, limits)
 from sockcourse import handlers, kernel, serve, tcpstates, viz
-from sockcourse.trace import Event, Trace
+from sockcourse.core.trace import Event, Trace
 from conftest import wait_for
 
 pytestmark = pytest.mark.timeout(60)
@@ -386,7 +386,7 @@ def test_every_kernel_state_name_maps_to_an_rfc_state():
 
 
 def test_the_state_machine_needs_no_matplotlib():
-    code = ("import sys, sockcourse, sockcourse.tcpstates; "
+    code = ("import sys, sockcourse, sockcourse.protocols.tcpstates; "
             "print('matplotlib' in sys.modules, type(sockcourse.viz).__name__)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 
-from ..trace import MAX_EVENTS
+from ..core.trace import MAX_EVENTS
 
 #: The two directions: the client's bytes travel "to_server", the answers "to_client".
 DIRECTIONS = ("to_server", "to_client")

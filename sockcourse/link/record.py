@@ -7,7 +7,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from ..trace import PREVIEW_BYTES
+from ..core.trace import PREVIEW_BYTES
 from .limits import MAX_HOPS
 
 

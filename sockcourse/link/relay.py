@@ -10,10 +10,11 @@ import socket
 import threading
 import time
 
-from .. import registry
-from ..errors import SockcourseError, check_loopback_host, check_port
-from ..listening import open_socket
-from ..recording import peer_text
+from ..core import lifecycle as registry
+from ..core.errors import SockcourseError
+from ..core.checks import check_loopback_host, check_port
+from ..core.binding import open_socket
+from ..core.addresses import peer_text
 from .limits import ACTIONS, DIRECTIONS, MAX_CONNECTIONS, MAX_RETRANSMITS, STOP_TIMEOUT, _LOOP_TICK
 from .record import Hop, _Record
 from .settings import Settings, _check_directions, _check_target, check_settings

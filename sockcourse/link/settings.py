@@ -7,7 +7,7 @@ import difflib
 import numbers
 from dataclasses import dataclass
 
-from ..errors import check_loopback_host, check_port
+from ..core.checks import check_loopback_host, check_port
 from .limits import DIRECTIONS, MAX_DELAY
 
 

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from .. import registry
+from ..core import lifecycle as registry
 
 HERE = Path(__file__).resolve().parent
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from matplotlib.lines import Line2D
 from matplotlib.ticker import EngFormatter, FuncFormatter, MaxNLocator
 
-from ..trace import Event, Trace
-from .style import (CONNECTION_COLOURS, MAX_ROWS, NOTE, RESET, TO_CLIENT, TO_SERVER, _NOTE_CHARS,
-                    _PREVIEW_CHARS, _axes_size, _new_axes, _shorten)
+from ..core.trace import Event, Trace
+from .style import CONNECTION_COLOURS, MAX_ROWS, NOTE, RESET, TO_CLIENT, TO_SERVER, _NOTE_CHARS, _PREVIEW_CHARS, _axes_size, _new_axes, _shorten
 
 # -- input checks ------------------------------------------------------------
 def _events_of(trace) -> list[Event]:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch, Rectangle
 
-from .. import tcpstates
+from ..protocols import tcpstates
 from .style import _PLAIN_BOX, _SPARE_COLOURS, ROLE_COLOURS, _axes_size, _new_axes
 
 # CLOSED is drawn twice, at the top and bottom right, as in the RFC.

@@ -134,7 +134,7 @@ def handshake_costs(costs, *, ax=None, claim: dict | None = None, title: str | N
     sockcourse.handshake.CLAIM_MS), drawn as a bracket beside each bar's
     set-up part, scaled to the link's round trip.
     """
-    from ..handshake import CLAIM_MS
+    from ..bench.handshake import CLAIM_MS
 
     rows = _check_costs(costs)
     claim = CLAIM_MS if claim is None else claim

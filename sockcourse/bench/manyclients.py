@@ -3,9 +3,9 @@
 Three processes take part in one measurement, so that each side has its own
 descriptor limit and the measuring does not steal the server's time:
 
-- the *server* process runs one model (`python -m sockcourse.manyclients server MODEL`);
+- the *server* process runs one model (`python -m sockcourse.bench.manyclients server MODEL`);
 - the *clients* process opens N connections from one thread with `selectors`
-  (`python -m sockcourse.manyclients clients --port P --clients N`);
+  (`python -m sockcourse.bench.manyclients clients --port P --clients N`);
 - this process (a notebook's kernel, or `python -m sockcourse bench`) starts
   both, samples the server's memory, threads and open descriptors with
   psutil, and collects the clients' report.
@@ -33,8 +33,10 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
-from .errors import SockcourseError, check_loopback_host, check_port
+from ..core.errors import SockcourseError
+from ..core.checks import check_loopback_host, check_port
 
 try:
     import resource
@@ -50,6 +52,10 @@ QUICK_COUNTS = (1, 10, 100)
 
 #: Descriptors a process needs besides its connections (stdio, pipes, the listener, epoll, ...).
 SPARE_FDS = 64
+
+#: The full many-clients run saved by `python -m sockcourse bench --save sockcourse/bench/measured.json`,
+#: which chapter 04 draws.
+MEASURED = Path(__file__).with_name("measured.json")
 
 #: Connections that may be on their way at once (connecting, or waiting for their
 #: echo). The server's accept queue (sockcourse.models.BACKLOG) is larger, so it
@@ -290,13 +296,13 @@ def _check_seconds(value, what: str) -> float:
 
 
 def _module_command(*args) -> list[str]:
-    return [sys.executable, "-m", "sockcourse.manyclients", *map(str, args)]
+    return [sys.executable, "-m", "sockcourse.bench.manyclients", *map(str, args)]
 
 
 def _child_env() -> dict:
     # The children import this very package, wherever it was imported from.
     env = dict(os.environ)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
 
@@ -525,7 +531,7 @@ def waiting_times(model, clients: int = 5, *, slow: float = 0.3, size: int = 32)
     whether it was the slow one (seconds from the start). The model runs in
     this process (sockcourse.models.start), the clients on threads.
     """
-    from . import models
+    from ..servers import models
 
     clients = _check_count(clients)
     slow = _check_seconds(slow, "slow")
@@ -568,8 +574,8 @@ def waiting_times(model, clients: int = 5, *, slow: float = 0.3, size: int = 32)
 
 # -- the two child processes ------------------------------------------------------------
 def _serve_main(args) -> int:
-    from . import models  # only the server process needs the models (and asyncio)
-    from .errors import HandlerError
+    from ..servers import models  # only the server process needs the models (and asyncio)
+    from ..core.errors import HandlerError
 
     raise_fd_limit()
     deadline = time.monotonic() + args.time_limit
@@ -605,7 +611,7 @@ def _clients_main(args) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sockcourse.manyclients",
+    parser = argparse.ArgumentParser(prog="python -m sockcourse.bench.manyclients",
                                      description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="role", required=True)
     server = sub.add_parser("server", help="run one server model until stdin ends")

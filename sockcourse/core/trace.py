@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 #: How many bytes of each payload an event keeps. Enough to label an arrow
 #: in a diagram; the real size is always in `Event.nbytes`.
@@ -45,6 +45,12 @@ class Event:
     `t` is seconds since the server started listening. `conn` numbers the
     connections of a stream server from 1 (0 for the listening socket and for
     datagram servers). `peer` is the other end's address as text.
+
+    The facts a picture or a check needs are fields, never words to parse
+    out of `detail`: `abort` is True for a close that sends RST (SO_LINGER
+    with a zero timeout), `error_type` names the exception behind a "reset",
+    "timeout", "handshake" or "error" event, and `fault` says whose doing
+    it was ("peer", "handler", "course"; see `core.errors.Fault`).
     """
 
     t: float
@@ -54,17 +60,12 @@ class Event:
     nbytes: int = 0
     data: bytes = b""
     detail: str = ""
+    abort: bool = False
+    error_type: str = ""
+    fault: str = ""
 
     def as_dict(self) -> dict:
-        return {
-            "t": self.t,
-            "kind": self.kind,
-            "conn": self.conn,
-            "peer": self.peer,
-            "nbytes": self.nbytes,
-            "data": self.data,
-            "detail": self.detail,
-        }
+        return asdict(self)
 
 
 @dataclass
@@ -77,8 +78,12 @@ class Trace:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record(self, kind: str, *, conn: int = 0, peer: str = "", data: bytes = b"",
-               nbytes: int | None = None, detail: str = "") -> None:
-        """Append one event; called by server threads."""
+               nbytes: int | None = None, detail: str = "", abort: bool = False,
+               error: BaseException | None = None, fault: str = "") -> None:
+        """Append one event; called by server threads.
+
+        `error`, if given, fills `error_type`; `fault` is a `Fault` (or its value).
+        """
         if kind not in KINDS:
             raise ValueError(f"Unknown trace event kind {kind!r}; expected one of {', '.join(KINDS)}.")
         event = Event(
@@ -89,6 +94,9 @@ class Trace:
             nbytes=len(data) if nbytes is None else nbytes,
             data=bytes(data[:PREVIEW_BYTES]),
             detail=detail,
+            abort=abort,
+            error_type="" if error is None else type(error).__name__,
+            fault=getattr(fault, "value", fault),
         )
         with self._lock:
             if len(self._events) >= MAX_EVENTS:

@@ -29,12 +29,12 @@ import inspect
 import socket
 import threading
 import weakref
-from pathlib import Path
 
-from .. import registry
+from ...core import lifecycle as registry
 from ..aio import LoopThread
-from ..errors import HandlerError, check_loopback_host
-from ..recording import peer_text
+from ...core.errors import HandlerError
+from ...core.checks import check_loopback_host
+from ...core.addresses import peer_text
 from . import asyncio_streams, iterative, selector_loop, threads
 
 #: The models by the name the course uses for them, in the order the notebook shows them.
@@ -48,9 +48,6 @@ MODELS = {
 #: The modules that hold them, for showing their source.
 MODULES = {"iterative": iterative, "threads": threads, "selectors": selector_loop,
            "asyncio": asyncio_streams}
-
-#: The full many-clients run saved by `python -m sockcourse bench --save sockcourse/models/measured.json`.
-MEASURED = Path(__file__).with_name("measured.json")
 
 #: The accept queue every model gets (listen(2) caps it at net.core.somaxconn).
 BACKLOG = asyncio_streams.BACKLOG

@@ -15,8 +15,9 @@ import argparse
 import sys
 import textwrap
 
-from .errors import SockcourseError, check_loopback_host
-from .link import ACTIONS, MAX_DELAY, link
+from ..core.errors import SockcourseError
+from ..core.checks import check_loopback_host
+from ..link import ACTIONS, MAX_DELAY, link
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -83,7 +84,7 @@ def add_parser(subparsers, prog: str) -> None:
 
 
 def _usage_error(message: str) -> Exception:
-    from .cli import UsageError  # imported here: cli.py imports this module
+    from . import UsageError  # imported here: cli.py imports this module
     return UsageError(message)
 
 
@@ -155,7 +156,7 @@ def _whole(text, flag: str, example: str) -> int:
 
 def run(args) -> int:
     """Run the link until SIGINT or SIGTERM; return the exit code."""
-    from .cli import StopSignals
+    from . import StopSignals
 
     target = parse_target(args.to)
     settings = settings_from(args)

@@ -27,10 +27,11 @@ import statistics
 import time
 from dataclasses import dataclass, field
 
-from . import handlers, quic
-from .link import Hop, link
-from .servers import serve
-from .tls import CertificateAuthority
+from ..servers import handlers
+from ..tls import quic
+from ..link import Hop, link
+from ..servers.threaded import serve
+from ..tls.ca import CertificateAuthority
 
 #: The protocols in the order they are measured and drawn.
 PROTOCOLS = ("TCP", "TCP+TLS 1.2", "TCP+TLS 1.3", "QUIC", "QUIC 0-RTT")

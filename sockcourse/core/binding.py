@@ -1,10 +1,17 @@
 """The bound socket of everything the course serves, and the errors a learner can act on.
 
-Servers, asyncio servers and the link all start the same way: a socket bound
-on loopback (port 0 by default) or on a UNIX path (in a private temporary
-directory unless one is given), listening if it is a stream. `open_socket`
-does that once for all of them, in the caller's thread, so that a bad
-address fails in the cell that asked for it with a sentence.
+Servers, asyncio servers, the server models and the link all start the same
+way: a socket bound on loopback (port 0 by default) or on a UNIX path (in a
+private temporary directory unless one is given), listening if it is a
+stream. `open_socket` does that once for all of them, in the caller's
+thread, so that a bad address fails in the cell that asked for it with a
+sentence.
+
+No option is set behind the learner's back. The one the course sets on its
+own TCP listeners, SO_REUSEADDR, is the `reuse_address` argument (on by
+default, and shown in every server's signature), and `setup` is a hook that
+gets the socket before bind(), so a learner (or chapter 07) can set any
+other option and see its effect.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import stat
 import tempfile
 from dataclasses import dataclass
 
-from .errors import AddressInUseError
+from .errors import AddressInUseError, BindError, BindPermissionError
 
 
 @dataclass
@@ -42,11 +49,17 @@ class BoundSocket:
 
 
 def open_socket(family, kind, *, host: str | None = None, port: int = 0, path: str | None = None,
-                backlog: int = 128, what: str = "server") -> BoundSocket:
+                backlog: int = 128, what: str = "server", reuse_address: bool = True,
+                setup=None) -> BoundSocket:
     """Bind a new socket (and listen, for SOCK_STREAM); raise a whole sentence if that fails.
 
-    Arguments are assumed checked already (errors.check_loopback_host,
+    Arguments are assumed checked already (checks.check_loopback_host,
     check_port, check_unix_path). `what` names the caller in messages.
+    reuse_address: set SO_REUSEADDR on a TCP socket before bind(), so a port
+        left in TIME_WAIT by an earlier run may be bound again at once (a port
+        with a live listener still may not, on Linux and the BSDs).
+    setup: None, or a function called with the new socket before bind(),
+        to set options on it; what it raises goes to the caller unchanged.
     """
     tempdir = None
     if family == socket.AF_UNIX and path is None:
@@ -55,13 +68,15 @@ def open_socket(family, kind, *, host: str | None = None, port: int = 0, path: s
     sock = socket.socket(family, kind)
     try:
         if family == socket.AF_UNIX:
+            if setup is not None:
+                setup(sock)
             sock.bind(path)
             address = path
         else:
-            if kind == socket.SOCK_STREAM:
-                # A port left in TIME_WAIT by an earlier run may be reused at once;
-                # a port with a live listener still may not (Linux, BSD).
+            if kind == socket.SOCK_STREAM and reuse_address:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if setup is not None:
+                setup(sock)
             sock.bind((host, port))
             address = sock.getsockname()[:2]
         if kind == socket.SOCK_STREAM:
@@ -70,6 +85,8 @@ def open_socket(family, kind, *, host: str | None = None, port: int = 0, path: s
         sock.close()
         if tempdir:
             shutil.rmtree(tempdir, ignore_errors=True)
+        if exc.__traceback__ is not None and _raised_by(setup, exc):
+            raise  # the learner's setup function failed: their error, as it is
         raise explain_bind_error(exc, family, host=host, port=port, path=path, what=what) from None
     except BaseException:
         sock.close()
@@ -95,11 +112,23 @@ def explain_bind_error(exc: OSError, family, *, host=None, port=0, path=None, wh
             hint = "use port=0 to let the kernel choose a free port, or stop the server that holds it"
         return AddressInUseError(f"The address {where} is already in use by another socket; {hint}.")
     if exc.errno in (errno.EACCES, errno.EPERM) and not unix:
-        return PermissionError(
+        return BindPermissionError(
             f"This process may not listen on {where}: ports below 1024 need root (or "
             f"CAP_NET_BIND_SERVICE); use port=0 to let the kernel choose a free port.")
     if exc.errno == errno.EADDRNOTAVAIL:
-        return OSError(f"The address {where} does not exist on this machine (is IPv6 turned off?); "
-                       f"use host='127.0.0.1'.")
-    return OSError(f"The {what} could not bind its socket to {where}: {exc.strerror or exc}; "
-                   f"use the defaults (port=0, or path=None) to let the course choose.")
+        return BindError(f"The address {where} does not exist on this machine (is IPv6 turned off?); "
+                         f"use host='127.0.0.1'.", exc.errno)
+    hint = "leave the path out" if unix else "use port=0"
+    return BindError(f"The {what} could not bind its socket to {where}: {exc.strerror or exc}; "
+                     f"{hint} to let the course choose.", exc.errno)
+
+
+def _raised_by(setup, exc: BaseException) -> bool:
+    """True if the traceback of `exc` passes through the learner's `setup` function."""
+    code = getattr(setup, "__code__", None)
+    tb = exc.__traceback__
+    while tb is not None and code is not None:
+        if tb.tb_frame.f_code is code:
+            return True
+        tb = tb.tb_next
+    return False

@@ -32,9 +32,9 @@ import sys
 import time
 from dataclasses import dataclass
 
-from . import bench, manyclients
-from .errors import SockcourseError
-from .peers import cbuild
+from . import loopback as bench, manyclients
+from ..core.errors import SockcourseError
+from ..peers import toolchains as cbuild
 
 #: The keys of the JSON object, in the order they are printed.
 KEYS = ("tcp_gbps", "iperf3_gbps", "throughput_ratio", "rtt_us", "c_rtt_us", "rtt_ratio",
@@ -76,7 +76,7 @@ def add_parser(subparsers, prog: str) -> None:
             "      a small run, in seconds",
             f"  {prog} bench --json",
             "      the full run; the last line of stdout is one JSON object",
-            f"  {prog} bench --save sockcourse/models/measured.json",
+            f"  {prog} bench --save sockcourse/bench/measured.json",
             "      the full run, saved for chapter 04's plots of many clients",
         ]),
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -6,7 +6,9 @@ stock handler also carries a `.datagram(sock, data, address)` version, used
 when it serves UDP or UNIX datagrams, so `serve(echo, transport="udp")` works.
 
 Every loop here ends when the peer closes its side (recv returns b""), which
-is also what the server's stop() causes.
+is also what the server's stop() causes. A peer that closes in the middle of
+a message makes `recv_exactly` raise IncompleteMessage, which the server
+records as the peer's doing, not the handler's.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from __future__ import annotations
 import socket
 import struct
 
-#: Bytes asked of recv() at a time: big enough that a message of a lesson
-#: arrives in one piece when the kernel has it all.
-CHUNK = 65536
+from ..core.sockets import CHUNK, abort, recv_exactly
+
+__all__ = ["BY_NAME", "CHUNK", "discard", "echo", "hangup", "length_prefixed_echo", "recv_exactly", "reset",
+           "upper"]
 
 
 def _reply_to(sock, data: bytes, address) -> None:
@@ -66,30 +69,15 @@ def reset(conn: socket.socket) -> None:
 
     The client's next recv() or send() raises ConnectionResetError.
     """
-    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    conn.close()
+    abort(conn)
 
 
 def length_prefixed_echo(conn: socket.socket) -> None:
     """Echo whole messages framed by a 4-byte big-endian length, as in chapter 01."""
-    while header := _recv_exactly(conn, 4):
+    while header := recv_exactly(conn, 4, what="length prefix"):
         (size,) = struct.unpack("!I", header)
-        body = _recv_exactly(conn, size)
-        if len(body) < size:
-            return  # the client closed in the middle of a message
+        body = recv_exactly(conn, size, eof_ok=False)
         conn.sendall(header + body)
-
-
-def _recv_exactly(conn: socket.socket, size: int) -> bytes:
-    """Read exactly `size` bytes, or fewer only if the peer closes first."""
-    parts, missing = [], size
-    while missing:
-        part = conn.recv(min(missing, CHUNK))
-        if not part:
-            break
-        parts.append(part)
-        missing -= len(part)
-    return b"".join(parts)
 
 
 #: The stock handlers by name, for the command line.

@@ -32,10 +32,10 @@ from pathlib import Path
 
 import trustme
 
-from . import registry
-from .errors import SockcourseError
-from .recording import RecordingMixin
-from .trace import Trace
+from ..core import lifecycle as registry
+from ..core.errors import CertificateError, SockcourseError
+from ..servers.recording import RecordingSSLSocket, handshake_failure  # noqa: F401 (old spellings)
+from ..core.trace import Trace
 
 #: The names the course's server certificate is valid for: what a client on
 #: this machine may put in `server_hostname`.
@@ -52,10 +52,6 @@ ORGANIZATION = "sockcourse"
 
 #: How long openssl_s_client() waits for the whole exchange, in seconds.
 S_CLIENT_TIMEOUT = 10.0
-
-
-class CertificateError(SockcourseError):
-    """A certificate could not be made or used; the message says why."""
 
 
 def _utc(value, what: str) -> datetime.datetime | None:
@@ -348,31 +344,6 @@ def server_side_context(tls) -> ssl.SSLContext:
     raise TypeError(f"tls= expects an ssl.SSLContext for a server, a CertificateAuthority, a Certificate "
                     f"or the path of a PEM file, but got {tls!r} (a {type(tls).__name__}); "
                     f"for example tls=sockcourse.tls.CertificateAuthority().")
-
-
-# -- a TLS socket that writes down the plaintext -----------------------------------
-class RecordingSSLSocket(RecordingMixin, ssl.SSLSocket):
-    """A server's TLS socket that records, in a trace, the plaintext its handler reads and writes."""
-
-    @classmethod
-    def wrap(cls, sock, context: ssl.SSLContext, trace: Trace, conn: int, peer: str) -> "RecordingSSLSocket":
-        """Take over `sock` (a connected socket) as the server side of TLS; no handshake yet.
-
-        SSLContext.wrap_socket() would make a plain SSLSocket; `_create` is
-        what it calls inside, and the one way to get a subclass without
-        changing the learner's context (ssl.py, Python 3.7 and later).
-        """
-        secure = cls._create(sock=sock, server_side=True, do_handshake_on_connect=False, context=context)
-        secure._trace, secure._conn, secure._peer = trace, conn, peer
-        return secure
-
-
-def handshake_failure(exc: BaseException) -> str:
-    """One line on why a server-side TLS handshake failed, for the trace."""
-    reason = getattr(exc, "reason", None)
-    if isinstance(exc, ssl.SSLError) and reason:
-        return f"TLS handshake failed: {reason}"
-    return f"TLS handshake failed: {type(exc).__name__}: {exc}"
 
 
 # -- an outside client: openssl s_client ------------------------------------------------

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import psutil
 
+from ..core.addresses import peer_text
+
 #: The state numbers in /proc/net/tcp, from the Linux kernel's
 #: include/net/tcp_states.h, named as RFC 793 (and psutil) names them.
 PROC_TCP_STATES = {
@@ -100,10 +102,7 @@ def _ports_of(things, endpoints: set | None = None) -> tuple[set[int], set[int]]
 
 
 def _addr(address) -> str:
-    if not address:
-        return ""
-    host, port = address[0], address[1]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return peer_text(address) if address else ""
 
 
 def _tcp_connections():

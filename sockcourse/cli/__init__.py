@@ -23,9 +23,9 @@ import sys
 import textwrap
 import threading
 
-from . import handlers
-from .errors import HandlerError, SockcourseError
-from .servers import serve
+from ..servers import handlers
+from ..core.errors import HandlerError, SockcourseError
+from ..servers.threaded import serve
 
 #: Exit codes: 0 all went well, 1 the server's handler failed, 2 bad input.
 EXIT_OK, EXIT_HANDLER_FAILED, EXIT_USAGE = 0, 1, 2
@@ -113,8 +113,8 @@ def _add_serve(subparsers, prog: str) -> None:
 
 #: Each function adds one subcommand, given the subparsers and the program's
 #: name (for its examples); `link` and `bench` will join them.
-from .link_cli import add_parser as _add_link  # noqa: E402  (it needs UsageError, defined above)
-from .bench_cli import add_parser as _add_bench  # noqa: E402
+from .link import add_parser as _add_link  # noqa: E402  (it needs UsageError, defined above)
+from ..bench.suite import add_parser as _add_bench  # noqa: E402
 
 SUBCOMMANDS = [_add_serve, _add_link, _add_bench]
 
@@ -163,7 +163,7 @@ def _authority(args):
     """A throw-away certificate authority for --tls, closed (its files removed) at the end."""
     if not args.tls:
         return contextlib.nullcontext(None)
-    from .tls import CertificateAuthority  # only here: it imports trustme and cryptography
+    from ..tls.ca import CertificateAuthority  # only here: it imports trustme and cryptography
     return CertificateAuthority()
 
 

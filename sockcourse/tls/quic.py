@@ -32,12 +32,13 @@ from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
 from aioquic.quic.events import ConnectionTerminated, HandshakeCompleted, StreamDataReceived
 
-from . import registry
-from .aio import LoopThread
-from .errors import SockcourseError, check_loopback_host, check_port, check_timeout
-from .recording import peer_text
-from .tls import Certificate, CertificateAuthority
-from .trace import Trace
+from ..core import lifecycle as registry
+from ..servers.aio import LoopThread
+from ..core.errors import SockcourseError
+from ..core.checks import check_loopback_host, check_port, check_timeout
+from ..core.addresses import peer_text
+from .ca import Certificate, CertificateAuthority
+from ..core.trace import Trace
 
 #: The application protocol both ends name in the handshake (ALPN); QUIC requires one.
 ALPN = "sockcourse-echo"

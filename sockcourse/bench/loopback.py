@@ -26,9 +26,10 @@ import tempfile
 import threading
 import time
 
-from . import peers
-from .errors import SockcourseError, check_timeout
-from .peers import bench_peer
+from .. import peers
+from ..core.errors import SockcourseError
+from ..core.checks import check_timeout
+from ..peers import bench_peer
 
 KINDS = ("tcp", "unix")
 PEERS = ("process", "thread")
