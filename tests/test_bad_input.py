@@ -193,3 +193,130 @@ def test_bad_numbers_for_backlog_and_idle_timeout(option, value):
     with pytest.raises(ValueError) as info:
         serve(handlers.echo, **{option: value})
     assert_helpful(info.value, repr(value))
+
+
+# -- inputs that were once accepted and then misbehaved ------------------------------------------
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 1e300, -0.5])
+def test_an_idle_timeout_that_is_not_a_finite_positive_number(value):
+    with SocketWatch() as watch:
+        with pytest.raises(ValueError) as info:
+            serve(handlers.echo, idle_timeout=value)
+    assert watch.made == []
+    message = assert_helpful(info.value, repr(value))
+    if value != -0.5:
+        assert "None for no limit" in message
+
+
+@pytest.mark.parametrize("port", ["²", "٣", " 80 "])
+def test_a_port_string_that_int_cannot_read_is_refused_in_a_sentence(port):
+    with pytest.raises(TypeError) as info:
+        serve(handlers.echo, port=port)
+    assert_helpful(info.value, repr(port))
+
+
+@pytest.mark.parametrize("backlog", [10 ** 20, 2 ** 31, 65536])
+def test_a_backlog_listen_cannot_take(backlog):
+    with pytest.raises(ValueError) as info:
+        serve(handlers.echo, backlog=backlog)
+    assert_helpful(info.value, repr(backlog))
+
+
+@pytest.mark.parametrize("transport", [["tcp"], None, 5])
+def test_a_transport_that_is_not_a_name(transport):
+    with pytest.raises(ValueError) as info:
+        serve(handlers.echo, transport=transport)
+    assert_helpful(info.value, repr(transport))
+
+
+def test_an_async_handler_is_refused_with_the_way_to_serve_it():
+    async def aecho(reader, writer):
+        writer.write(await reader.read(100))
+
+    with pytest.raises(TypeError) as info:
+        serve(aecho)
+    message = assert_helpful(info.value, "'aecho'")
+    assert "serve_async" in message
+    assert registry.running() == []
+
+
+@pytest.mark.parametrize("transport", ["udp", "unix_dgram"])
+@pytest.mark.parametrize("handler", [handlers.length_prefixed_echo, handlers.hangup, handlers.reset])
+def test_a_stream_handler_on_a_datagram_transport(handler, transport):
+    with pytest.raises(TypeError) as info:
+        serve(handler, transport=transport)
+    message = assert_helpful(info.value, repr(handler.__name__), repr(transport))
+    assert "echo" in message  # names the handlers that do work with datagrams
+
+
+def test_a_handler_that_takes_the_wrong_arguments():
+    def needs_two(conn, extra):
+        pass
+
+    with pytest.raises(TypeError) as info:
+        serve(needs_two)
+    assert_helpful(info.value, "'needs_two'")
+
+
+@pytest.mark.parametrize("option, value", [("reuse_address", 1), ("reuse_address", "yes"), ("setup", 42)])
+def test_bad_socket_option_arguments(option, value):
+    with pytest.raises(TypeError) as info:
+        serve(handlers.echo, **{option: value})
+    assert_helpful(info.value, repr(value))
+
+
+# -- the options the course sets, visible and changeable ---------------------------------------
+
+@pytest.mark.parametrize("reuse", [True, False])
+def test_reuse_address_is_what_the_listening_socket_really_has(reuse):
+    seen = []
+    with serve(handlers.echo, reuse_address=reuse, setup=seen.append) as server:
+        (listener,) = seen
+        assert listener.getsockname()[1] == server.port  # setup got the very socket that listens
+        assert bool(listener.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR)) is reuse
+
+
+def test_setup_runs_before_bind_and_its_options_stick():
+    bound_before = []
+
+    def small_buffer(sock):
+        bound_before.append(sock.getsockname()[1])  # 0: not bound yet
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+
+    seen = []
+    with serve(handlers.echo, setup=lambda s: (small_buffer(s), seen.append(s))) as server:
+        assert bound_before == [0]
+        # Linux doubles the value asked for, for its own bookkeeping (socket(7)).
+        assert seen[0].getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) in (4096, 8192)
+        with socket.create_connection(server.address, timeout=5) as client:
+            client.sendall(b"ok")
+            assert client.recv(10) == b"ok"
+
+
+def test_an_error_in_setup_is_the_learners_own_and_leaves_nothing():
+    def bad(sock):
+        sock.setsockopt(socket.SOL_SOCKET, 12345, 1)  # no such option: the kernel says EINVAL/ENOPROTOOPT
+
+    with pytest.raises(OSError) as info:
+        serve(handlers.echo, setup=bad)
+    assert any(frame.name == "bad" for frame in traceback.extract_tb(info.value.__traceback__))
+    assert registry.running() == []
+
+
+def test_an_accept_error_that_is_not_about_capacity_ends_the_loop_and_is_reported():
+    seen = []
+    server = serve(handlers.echo, setup=seen.append)
+    # shutdown() on a listening socket makes Linux's accept() fail with EINVAL from then on:
+    # no retrying will help, so the loop must stop and say so rather than spin.
+    seen[0].shutdown(socket.SHUT_RD)
+    from conftest import wait_for
+    wait_for(lambda: server.trace.of_kind("error"), 3.0, "the accept error in the trace")
+    with pytest.raises(sockcourse_error()) as info:
+        server.stop()
+    assert "accept() failed" in str(info.value) and info.value.__cause__ is not None
+    assert server.trace.of_kind("error")[0].fault == "course"
+
+
+def sockcourse_error():
+    from sockcourse import SockcourseError
+    return SockcourseError

@@ -93,7 +93,7 @@ def serve(handler, *, transport: str = "tcp", host: str | None = None, port: int
     idle_timeout = check_seconds(idle_timeout, "idle_timeout", example=5.0)
     reuse_address = check_flag(reuse_address, "reuse_address")
     if setup is not None and not callable(setup):
-        raise ArgumentTypeError(f"setup must be a function that takes the new socket, but got {setup!r}; "
+        raise ArgumentTypeError(f"The setup must be a function that takes the new socket, but got {setup!r}; "
                                 f"for example setup=lambda sock: sock.setsockopt(...).")
     if tls is not None:
         if kind != socket.SOCK_STREAM:
@@ -140,7 +140,7 @@ def _check_handler(handler, transport: str) -> None:
     elif not _takes(handler, 1):
         raise ArgumentTypeError(
             f"The handler {name!r} cannot be called with one connected socket, which is how a "
-            f"{transport!r} server calls it; write it as `def {name}(conn):`.")
+            f"{transport!r} server calls it; use `def {name}(conn):`, as in sockcourse.handlers.echo.")
 
 
 def _takes(function, count: int) -> bool:
