@@ -14,6 +14,7 @@ from __future__ import annotations
 import socket
 import sys
 import threading
+import time
 
 import psutil
 import pytest
@@ -220,3 +221,39 @@ def test_a_named_socket_shows_only_its_own_connection_even_when_its_port_is_shar
             remotes = {row.remote for row in table if row.role == "client"}
             assert remotes == {f"127.0.0.1:{first.port}"}, table
             assert all(str(second.port) not in row.local + row.remote for row in table), table
+
+
+# -- waiting for a state, never in vain ------------------------------------------------------
+
+@pytest.mark.parametrize("until, words", [
+    ("FIN_WAIT_2", "'FIN_WAIT2'"),        # the RFC's spelling: the kernel's is offered
+    ("fin-wait-2", "'FIN_WAIT2'"),
+    ("TIMEWAIT", "'TIME_WAIT'"),          # a typo: the kernel's names are listed
+    (5, "5"),
+    (["ESTABLISHED", "NOPE"], "'NOPE'"),
+])
+def test_a_state_the_kernel_never_reports_is_refused_at_once(until, words):
+    with serve(handlers.echo) as server:
+        started = time.monotonic()
+        with pytest.raises((ValueError, TypeError)) as info:
+            kernel.states(server, until=until, timeout=30)
+        assert time.monotonic() - started < 1.0, "it waited for a state that cannot come"
+    message = str(info.value)
+    assert words in message and message.endswith(".")
+
+
+@pytest.mark.parametrize("timeout", [float("nan"), float("inf"), -1, None, "2"])
+def test_a_wait_without_a_finite_limit_is_refused(timeout):
+    with serve(handlers.echo) as server:
+        with pytest.raises(ValueError) as info:
+            kernel.states(server, until="CLOSE_WAIT", timeout=timeout)
+    assert "timeout" in str(info.value)
+
+
+def test_a_state_that_does_not_come_returns_what_is_there_after_the_timeout():
+    with serve(handlers.echo) as server:
+        started = time.monotonic()
+        table = kernel.states(server, until="TIME_WAIT", timeout=0.3)
+        waited = time.monotonic() - started
+    assert 0.25 <= waited < 2.0
+    assert table.states() == ["LISTEN"]

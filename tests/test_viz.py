@@ -391,3 +391,20 @@ def test_the_state_machine_needs_no_matplotlib():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "module"]
+
+
+def test_the_diagram_reads_an_abort_from_the_field_not_from_the_words():
+    def trace_with(**close):
+        trace = Trace()
+        trace.record("listen", peer="127.0.0.1:1")
+        trace.record("accept", conn=1, peer="127.0.0.1:2")
+        trace.record("close", conn=1, peer="127.0.0.1:2", **close)
+        trace.record("reset", conn=2, peer="127.0.0.1:3", error=ConnectionResetError("gone"))
+        return trace
+
+    aborted = labels(viz.sequence_diagram(trace_with(abort=True)))
+    assert any(label.startswith("RST") and "SO_LINGER" in label for label in aborted), aborted
+    worded = labels(viz.sequence_diagram(trace_with(detail="RST (SO_LINGER 0)")))  # words, no flag
+    assert any(label.startswith("FIN") for label in worded), worded
+    assert "RST  (ConnectionResetError)" in worded, worded
+    plt.close("all")

@@ -19,6 +19,9 @@ from dataclasses import dataclass
 import psutil
 
 from ..core.addresses import peer_text
+from ..core.checks import check_seconds
+from ..core.errors import ArgumentError, ArgumentTypeError
+from ..protocols.tcpstates import KERNEL_NAMES
 
 #: The state numbers in /proc/net/tcp, from the Linux kernel's
 #: include/net/tcp_states.h, named as RFC 793 (and psutil) names them.
@@ -71,7 +74,7 @@ def _ports_of(things, endpoints: set | None = None) -> tuple[set[int], set[int]]
     servers, others = set(), set()
     for thing in things:
         if isinstance(thing, bool):
-            raise TypeError(f"Expected a server, a socket or a port number, but got {thing!r}; "
+            raise ArgumentTypeError(f"Expected a server, a socket or a port number, but got {thing!r}; "
                             f"for example kernel.states(server) or kernel.states(8080).")
         if isinstance(thing, int):
             # A bare number names a server's port: the usual question is "what
@@ -94,7 +97,7 @@ def _ports_of(things, endpoints: set | None = None) -> tuple[set[int], set[int]]
         elif getattr(thing, "port", None) is not None:
             servers.add(thing.port)
         else:
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"Expected a server, a TCP socket, a port number or a (host, port) address, but got {thing!r}; "
                 f"for example kernel.states(server) or kernel.states(server, client_socket)."
             )
@@ -142,8 +145,9 @@ def states(*things, until=None, timeout: float = 2.0) -> StateTable:
     server_ports, other_ports = _ports_of(things, endpoints)
     ports = server_ports | other_ports
     if not ports:
-        raise ValueError("Name at least one server, socket or port, for example kernel.states(server).")
-    expected = {until} if isinstance(until, str) else set(until or ())
+        raise ArgumentError("Name at least one server, socket or port, for example kernel.states(server).")
+    expected = _check_states(until)
+    timeout = check_seconds(timeout, "timeout", none_ok=False, example=2.0)
     deadline = time.monotonic() + timeout
     while True:
         table = StateTable()
@@ -168,6 +172,29 @@ def states(*things, until=None, timeout: float = 2.0) -> StateTable:
         if expected <= set(table.states()) or time.monotonic() >= deadline:
             return table
         time.sleep(0.005)
+
+
+def _check_states(until) -> set[str]:
+    """The kernel's names in `until` (one name or several), each checked, so a typo cannot wait forever."""
+    if until is None:
+        return set()
+    names = [until] if isinstance(until, str) else until
+    try:
+        names = list(names)
+    except TypeError:
+        raise ArgumentTypeError(f"The until argument must be a state name such as 'ESTABLISHED', or a list of them, but got "
+                                f"{until!r}; for example until='TIME_WAIT'.") from None
+    for name in names:
+        if name not in KERNEL_NAMES:
+            spelled = {}
+            for kernel, rfc in KERNEL_NAMES.items():
+                spelled.setdefault(rfc, kernel)  # the first is the name psutil shows ("CLOSE" for CLOSED)
+            near = spelled.get(str(name).upper().replace("-", "_"))
+            hint = (f"the kernel spells it {near!r}" if near else
+                    f"use one of {', '.join(map(repr, KERNEL_NAMES))}")
+            raise ArgumentError(f"The state {name!r} is not one the kernel reports, so states() would wait for it "
+                                f"in vain; {hint}.")
+    return set(names)
 
 
 def proc_net_tcp(*things) -> list[str]:

@@ -91,8 +91,7 @@ def _sequence_rows(events: list[Event], show_handshake: bool, numbered: bool) ->
             add("arrow", "FIN  (recv() returns b'')", e, +1, "control")
         elif e.kind == "reset":
             reset.add(e.conn)
-            why = e.detail.split(":")[0] if e.detail else ""
-            add("arrow", "RST" + (f"  ({why})" if why else ""), e, +1, "reset")
+            add("arrow", "RST" + (f"  ({e.error_type})" if e.error_type else ""), e, +1, "reset")
         elif e.kind in ("shutdown", "close"):
             if e.conn == 0:
                 continue  # a datagram socket closing sends nothing to anyone
@@ -101,7 +100,7 @@ def _sequence_rows(events: list[Event], show_handshake: bool, numbered: bool) ->
             if e.kind == "shutdown" and e.detail == "SHUT_RD":
                 add("note", "shutdown(SHUT_RD): nothing is sent", e)
                 continue
-            if "RST" in e.detail:
+            if e.abort:
                 reset.add(e.conn)
                 add("arrow", "RST  (close with SO_LINGER 0)", e, -1, "reset")
                 continue
