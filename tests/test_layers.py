@@ -262,3 +262,15 @@ def test_the_layer_rules_are_written_where_a_reader_looks():
     for part in LAYERS:
         if (PACKAGE / part).exists() or (PACKAGE / f"{part}.py").exists():
             assert part in doc, f"the package docstring does not place {part!r} in a layer"
+
+
+def test_the_readme_table_places_every_part_in_its_layer():
+    readme = (PACKAGE.parent / "README.md").read_text()
+    section = readme.partition("## Architecture")[2].partition("\n## ")[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) >= 2 and cells[0].isdigit():
+            for part in cells[1].replace("`", "").split(","):
+                rows[part.strip().split(" ")[0].rstrip("/").removesuffix(".py")] = int(cells[0])
+    assert rows == LAYERS, f"README.md's architecture table says {rows}, the layer test says {LAYERS}"
