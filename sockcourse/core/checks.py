@@ -239,6 +239,14 @@ def check_label(label, what: str = "label") -> str:
     return label
 
 
+def check_name(name, what: str = "name") -> str:
+    """Return `name` if it is a non-empty string (a server's name, by which a namesake is replaced)."""
+    if not isinstance(name, str) or not name.strip():
+        raise ArgumentTypeError(f"The {what} must be a non-empty string such as 'echo-server', but got {name!r}; "
+                                f"leave it out unless a re-started server should replace the running one.")
+    return name
+
+
 def check_target(to, what: str = "server") -> tuple[str, int]:
     """Where to connect: a running thing's `.address`, or (host, port) on loopback with a real port.
 

@@ -29,7 +29,8 @@ import time
 
 from ..core.addresses import family_for, peer_text
 from ..core.binding import BoundSocket, open_socket
-from ..core.checks import (check_backlog, check_choice, check_flag, check_listen_address, check_seconds)
+from ..core.checks import (check_backlog, check_choice, check_flag, check_listen_address, check_name,
+                           check_seconds)
 from ..core.errors import (PEER_GONE, ArgumentError, ArgumentTypeError, CertificateError, Fault, HandlerError,
                            MissingFileError, PeerFault, SockcourseError, describe, handler_failure)
 from ..core.lifecycle import Endpoint, stop_named
@@ -103,6 +104,7 @@ def serve(handler, *, transport: str = "tcp", host: str | None = None, port: int
         tls = server_context_for(tls)
 
     if name is not None:
+        check_name(name)
         stop_named(name)  # before binding: the namesake may hold the address asked for
     server = Server(handler, transport=transport, family=family, kind=kind, host=host, port=port,
                     path=path, backlog=backlog, idle_timeout=idle_timeout, name=name, tls=tls,
@@ -169,7 +171,7 @@ def server_context_for(tls) -> ssl.SSLContext:
                                 "connections; pass a server context, such as ca.server_context().")
         return tls
     if isinstance(tls, bool):
-        raise ArgumentTypeError(f"tls={tls!r} does not say which certificate the server should present; "
+        raise ArgumentTypeError(f"The argument tls={tls!r} does not say which certificate the server should present; "
                                 f"make one and pass it: ca = sockcourse.tls.CertificateAuthority(), then tls=ca.")
     if callable(getattr(tls, "server_context", None)):
         return tls.server_context()
@@ -185,7 +187,7 @@ def server_context_for(tls) -> ssl.SSLContext:
             raise CertificateError(f"OpenSSL could not load a certificate and its private key from {path!r} "
                                 f"({exc.reason or exc}); pass one PEM file that holds both.") from None
         return context
-    raise ArgumentTypeError(f"tls= expects an ssl.SSLContext for a server, a CertificateAuthority, a Certificate "
+    raise ArgumentTypeError(f"The argument tls= expects an ssl.SSLContext for a server, a CertificateAuthority, a Certificate "
                             f"or the path of a PEM file, but got {tls!r} (a {type(tls).__name__}); "
                             f"for example tls=sockcourse.tls.CertificateAuthority().")
 
