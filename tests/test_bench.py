@@ -8,7 +8,9 @@ how fast this machine is.
 
 from __future__ import annotations
 
+import math
 import os
+import signal
 import socket
 import stat
 import subprocess
@@ -156,6 +158,11 @@ def test_compare_measures_every_kind_and_table_shows_them():
     (lambda: bench.throughput("unix", chunk=2.5), "2.5"),
     (lambda: bench.compare(("tcp", "sctp")), "'sctp'"),
     (lambda: bench.compare(repeats=0), "0"),
+    (lambda: bench.ping_pong_rtt("tcp", time_limit=math.inf), "inf"),
+    (lambda: bench.ping_pong_rtt("tcp", time_limit=math.nan), "nan"),
+    (lambda: bench.throughput("unix", time_limit=math.inf), "inf"),
+    (lambda: bench.c_ping_pong("tcp", rounds=0), "0"),
+    (lambda: bench.c_ping_pong("sctp"), "'sctp'"),
 ])
 def test_bad_input_is_refused_in_one_sentence(call, named):
     with pytest.raises(ValueError) as caught:
@@ -180,7 +187,9 @@ def test_peer_first_line_waits_then_explains():
         with pytest.raises(peers.PeerError, match="printed no line within 0.3 s"):
             sleeper.first_line(timeout=0.3)
     assert sleeper.process.returncode is not None, "the with block must end the program"
-    assert sleeper.stop() == sleeper.process.returncode  # safe twice
+    sleeper.stop()  # safe twice
+    assert sleeper.returncode == sleeper.process.returncode == -signal.SIGINT, "ended by its stop signal"
+    assert sleeper.process.stdout.closed and sleeper.process.stderr.closed
     assert registry.running() == []
 
 

@@ -126,13 +126,27 @@ def test_measure_a_subset_with_its_own_authority():
 def test_claim_and_bad_input():
     assert handshake.claim_for("TCP+TLS 1.2") == handshake.CLAIM_MS["TCP+TLS"]
     assert handshake.claim_for("QUIC 0-RTT") == (0, 100)
-    with pytest.raises(ValueError, match=r"delay must be a number of seconds above 0 .* got 0"):
+    assert [handshake.family(p) for p in handshake.PROTOCOLS] == ["TCP", "TCP+TLS", "TCP+TLS", "QUIC", "QUIC"]
+    with pytest.raises(ValueError, match=r"The delay must be a positive number of seconds of at most 0.5, but got 0;"):
         handshake.measure(delay=0)
-    with pytest.raises(ValueError, match=r"at most 0.5, but got 5"):
+    with pytest.raises(ValueError, match=r"at most 0.5, but got 5; for example delay=0.05"):
         handshake.measure(delay=5)
+    with pytest.raises(ValueError, match=r"The delay must be a finite number of seconds, but got nan"):
+        handshake.measure(delay=float("nan"))
     with pytest.raises(ValueError, match=r"repeats must be a whole number from 1 to 20, but got 0"):
         handshake.measure(repeats=0)
-    with pytest.raises(ValueError, match=r"Unknown protocol 'HTTP/3'"):
+    with pytest.raises(ValueError, match=r"Unknown protocol 'HTTP/3'; expected some of 'TCP', "):
         handshake.measure(protocols=["TCP", "HTTP/3"])
+    with pytest.raises(ValueError, match=r"^No protocol given \(protocols=\(\)\); name at least one of 'TCP'"):
+        handshake.measure(protocols=())
+    with pytest.raises(TypeError, match=r"protocols must be a list of protocol names, but got 5"):
+        handshake.measure(protocols=5)
     with pytest.raises(TypeError, match=r"ca must be a sockcourse.tls.CertificateAuthority"):
         handshake.measure(delay=0.01, ca="ca.pem")
+
+
+def test_the_costs_carry_the_claims_they_are_drawn_beside():
+    costs = handshake.HandshakeCosts(0.05)
+    assert costs.claims == handshake.CLAIM_MS and costs.claims is not handshake.CLAIM_MS
+    costs.claims["TCP"] = (1, 2)  # each measurement its own copy
+    assert handshake.HandshakeCosts(0.05).claims["TCP"] == (100, 100)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import math
+import socket
 import threading
 import time
 
+import psutil
 import pytest
 
 from sockcourse import quic, registry, tls
+from sockcourse.core.errors import AddressInUseError
+from sockcourse.core.lifecycle import Endpoint
 from sockcourse.link import link
 
 pytestmark = pytest.mark.timeout(60)
@@ -108,10 +113,12 @@ def test_bad_input_is_refused_in_a_sentence(ca, tmp_path):
         quic.serve(tls=ca, host="8.8.8.8")
     with pytest.raises(ValueError, match=r"needs an idle timeout"):
         quic.serve(tls=ca, idle_timeout=None)
-    with pytest.raises(TypeError, match=r"must be a \(host, port\) pair"):
+    with pytest.raises(TypeError, match=r"must be a running server or a \(host, port\) pair"):
         quic.request("127.0.0.1:4433", ca=ca)
-    with pytest.raises(ValueError, match=r"Port 0 names no server"):
+    with pytest.raises(ValueError, match=r"Port 0 is not an address to connect to"):
         quic.request(("127.0.0.1", 0), ca=ca)
+    with pytest.raises(ValueError, match=r"not a loopback address"):
+        quic.request(("192.0.2.1", 4433), ca=ca)
     with pytest.raises(TypeError, match=r"must know which CA to trust"):
         quic.request(("127.0.0.1", 4433), ca=42)
     with pytest.raises(FileNotFoundError, match=r"The CA file '.*missing.pem' does not exist"):
@@ -128,3 +135,58 @@ def test_stop_is_safe_twice_and_repr_says_so(ca):
     server.stop()
     assert "stopped" in repr(server)
     assert quic_threads() == []
+
+
+@pytest.mark.parametrize("value", [math.inf, math.nan, -1, 0, "5"])
+@pytest.mark.parametrize("option", ["timeout", "idle_timeout"])
+def test_request_refuses_a_time_that_could_never_end_in_a_sentence(ca, option, value):
+    with pytest.raises(ValueError) as caught:
+        quic.request(("127.0.0.1", 4433), ca=ca, **{option: value})
+    message = str(caught.value)
+    assert message.startswith(f"The {option} must be a ") and f"got {value!r}" in message, message
+    assert f"for example {option}=" in message and message.endswith(".")
+    assert quic_threads() == [], "refused before any loop started"
+
+
+@pytest.mark.parametrize("value", [math.inf, math.nan, -2.0])
+def test_serve_refuses_an_idle_timeout_that_could_never_end(ca, value):
+    with pytest.raises(ValueError, match=rf"The idle_timeout must be a .*got {value!r}; for example idle_timeout=2.0"):
+        quic.serve(tls=ca, idle_timeout=value)
+    assert registry.running() == [ca] and quic_threads() == []
+
+
+@pytest.mark.parametrize("ticket", ["junk", b"ticket", 42, {"ticket": 1}])
+def test_a_ticket_that_is_not_one_is_refused_in_a_sentence(ca, ticket):
+    with pytest.raises(TypeError) as caught:
+        quic.request(("127.0.0.1", 4433), ca=ca, session_ticket=ticket)
+    assert str(caught.value).startswith(f"The session_ticket must be the ticket of an earlier reply (reply.ticket), "
+                                        f"or None, but got {ticket!r}")
+    assert quic_threads() == []
+
+
+def test_a_silent_peer_is_reported_with_the_timeout_that_was_given(ca):
+    # A UDP socket that takes every datagram and answers none: a server that never replies.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as black_hole:
+        black_hole.bind(("127.0.0.1", 0))
+        started = time.monotonic()
+        with pytest.raises(TimeoutError, match=r"^No QUIC reply from 127\.0\.0\.1:\d+ within 0\.4 s; check"):
+            quic.request(black_hole.getsockname(), b"anyone?", ca=ca, timeout=0.4, idle_timeout=5)
+        assert time.monotonic() - started < 2.0
+        assert black_hole.recv(2048), "the request did go out"
+    assert quic_threads() == []
+
+
+def test_the_server_binds_its_own_udp_socket_and_reports_that_address(ca):
+    with quic.serve(tls=ca) as server:
+        assert isinstance(server, Endpoint) and server.transport == "quic"
+        mine = [c.laddr for c in psutil.Process().net_connections(kind="udp")]
+        assert (server.host, server.port) == server.address and server.address in mine
+        assert server.trace.of_kind("listen")[0].peer == f"127.0.0.1:{server.port}"
+
+
+def test_an_address_in_use_is_said_in_the_course_words(ca):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        with pytest.raises(AddressInUseError, match=r"The address 127.0.0.1 port \d+ is already in use .* port=0"):
+            quic.serve(tls=ca, port=taken.getsockname()[1])
+    assert registry.running() == [ca] and quic_threads() == []

@@ -22,7 +22,10 @@ import pytest
 
 import sockcourse
 from sockcourse import handlers, registry, tls
+from sockcourse.core.errors import ArgumentError, ArgumentTypeError, SockcourseError
+from sockcourse.core.lifecycle import Stoppable
 from sockcourse.link import link
+from sockcourse.protocols import tls_records
 
 from conftest import wait_for
 
@@ -72,6 +75,20 @@ def test_authority_keeps_private_files_and_removes_them_on_close(ca):
     assert ca not in registry.running()
     with pytest.raises(tls.CertificateError, match=r"is closed, so it cannot issue a certificate"):
         ca.issue("localhost")
+
+
+def test_the_authority_has_the_one_lifecycle_of_everything_that_stops():
+    with tls.CertificateAuthority("lifecycle CA") as authority:
+        assert isinstance(authority, Stoppable) and authority.running and not authority.closed
+        folder = authority.directory
+        assert repr(authority) == "<CertificateAuthority 'lifecycle CA', 0 certificates, open>"
+    assert authority.closed and authority.stopped and not os.path.exists(folder)
+    assert repr(authority) == "<CertificateAuthority 'lifecycle CA', 0 certificates, closed>"
+    authority.stop()  # close() and stop() are one and the same, each safe again
+    authority.close()
+    with pytest.raises(ValueError, match=r"The timeout must be a finite number of seconds, but got nan"):
+        tls.CertificateAuthority("another").stop(timeout=float("nan"))
+    sockcourse.stop_all()
 
 
 def test_stop_all_closes_an_authority_left_open():
@@ -302,6 +319,63 @@ def test_bad_certificate_requests_are_refused_in_a_sentence(ca, tmp_path):
         tls.split_records(b"hello, plaintext")
 
 
+@pytest.mark.parametrize("label", ["../x/stolen", "a/b", "a b", "a" * 300, 5, "", ".hidden", "dir/../../x"])
+def test_a_label_that_is_not_a_plain_name_is_refused_before_any_file_is_written(ca, label, tmp_path):
+    ca.server_cert  # noqa: B018 - some files in the folder already
+    before = sorted(os.listdir(ca.directory))
+    outside = sorted(os.listdir(os.path.dirname(ca.directory)))
+    error = ArgumentTypeError if not isinstance(label, str) else ArgumentError
+    with pytest.raises(error) as caught:
+        ca.issue("localhost", label=label)
+    message = str(caught.value)
+    assert repr(label) in message and ("plain name" in message or "short name" in message), message
+    assert message.endswith(".") and "for example label='alice'" in message
+    assert caught.value.__cause__ is None and caught.value.__context__ is None, "raised shallow, not from inside"
+    assert sorted(os.listdir(ca.directory)) == before, "no file written in the CA's folder"
+    assert sorted(os.listdir(os.path.dirname(ca.directory))) == outside, "nor beside it"
+
+
+def test_a_plain_label_names_the_files(ca):
+    cert = ca.issue("localhost", label="alice_2-b")
+    assert os.path.basename(cert.key_file) == "alice_2-b.key"
+    assert os.path.dirname(cert.key_file) == ca.directory
+
+
+@pytest.mark.parametrize("name", ["a b", "a" * 300, "exa_mple.com"])
+def test_a_name_a_certificate_cannot_hold_is_refused_in_a_sentence(ca, name):
+    with pytest.raises(ArgumentError) as caught:
+        ca.issue(name)
+    message = str(caught.value)
+    assert message.startswith(f"The name {name!r} cannot go into a certificate (") and "'localhost'" in message
+    assert ca.certificates == []
+
+
+def test_check_certificate_refuses_what_it_cannot_check_in_a_sentence(ca):
+    with pytest.raises(TypeError, match=r"The hostname must be the name the client asked for, .* got 5 \(a int\)"):
+        tls.check_certificate(ca.server_cert, ca, 5)
+    with pytest.raises(TypeError, match=r"trusted must be the CertificateAuthority .* got 'ca.pem'"):
+        tls.check_certificate(ca.server_cert, "ca.pem", "localhost")
+    with pytest.raises(tls.CertificateError, match=r"are not a PEM certificate"):
+        tls.check_certificate(b"-----BEGIN CERTIFICATE-----\nnonsense\n", ca, "localhost")
+    # An IPv6 address is compared as an address, whatever its spelling.
+    assert tls.check_certificate(ca.server_cert, ca, "0:0:0:0:0:0:0:1")[tls.CHECKS[1]]
+    assert not tls.check_certificate(ca.server_cert, ca, "::2")[tls.CHECKS[1]]
+
+
+# -- TLS records: protocol data, no socket ---------------------------------------------------
+def test_records_are_cut_from_bytes_alone():
+    stream = bytes([22, 3, 1, 0, 2]) + b"hi" + bytes([23, 3, 3, 0, 3]) + b"abc" + bytes([23, 3, 3, 0, 9]) + b"cut"
+    records = tls_records.split_records(stream)
+    assert records == [tls_records.Record(22, 0x0301, b"hi"), tls_records.Record(23, 0x0303, b"abc")]
+    assert [r.name for r in records] == ["handshake", "application_data"]
+    assert tls_records.split_records(bytearray(stream[:4])) == []  # not even one header yet
+    assert tls.split_records is tls_records.split_records and tls.Record is tls_records.Record
+    with pytest.raises(ValueError, match=r"at offset 7 do not start a TLS record \(type 99\)"):
+        tls_records.split_records(stream[:7] + bytes([99, 3, 3, 0, 0]))
+    with pytest.raises(TypeError, match=r"Expected the bytes of one direction of a TLS connection, but got 'text'"):
+        tls_records.split_records("text")
+
+
 # -- an outside client: openssl s_client ---------------------------------------------------
 needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="the openssl program is not installed")
 
@@ -357,6 +431,45 @@ def test_cli_tls_server_talks_to_openssl_s_client(tmp_path):
                 server.kill()
                 server.wait(timeout=5)
     assert server.returncode == 0, server.stderr.read()
+
+
+@pytest.fixture
+def fake_openssl(tmp_path, monkeypatch):
+    """An `openssl` first on PATH that only notes that it ran: whether s_client was started at all shows."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    marker = tmp_path / "openssl-ran"
+    program = folder / "openssl"
+    program.write_text(f"#!/bin/sh\necho \"$@\" > {marker}\nexit 1\n")
+    program.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ.get('PATH', '')}")
+    return marker
+
+
+@pytest.mark.parametrize("address", [("10.0.0.1", 443), ("8.8.8.8", 853), ("0.0.0.0", 443), ("example.com", 443)])
+def test_openssl_s_client_refuses_other_hosts_before_anything_runs(ca, fake_openssl, address):
+    with pytest.raises(ValueError, match=r"The host .* loopback"):
+        tls.openssl_s_client(address, ca.ca_file)
+    assert not fake_openssl.exists(), "openssl must not have been started"
+
+
+def test_openssl_s_client_does_run_for_a_loopback_address(ca, fake_openssl):
+    # The same call on loopback does start the program: the refusal above is the check's doing.
+    with sockcourse.serve(handlers.echo, tls=ca) as server:
+        result = tls.openssl_s_client(server.address, ca.ca_file, timeout=5)
+    assert fake_openssl.read_text().startswith(f"s_client -connect 127.0.0.1:{server.port} ")
+    assert result.returncode == 1 and not result.got_reply
+
+
+def test_openssl_s_client_refuses_bad_arguments_in_a_sentence(ca, tmp_path):
+    with pytest.raises(ValueError, match=r"Port 0 is not an address to connect to"):
+        tls.openssl_s_client(("127.0.0.1", 0), ca.ca_file)
+    with pytest.raises(FileNotFoundError, match=r"The CA file '.*nope.pem' does not exist"):
+        tls.openssl_s_client(("127.0.0.1", 4433), str(tmp_path / "nope.pem"))
+    with pytest.raises(TypeError, match=r"send must be the bytes of one line, but got 'hi'"):
+        tls.openssl_s_client(("127.0.0.1", 4433), ca.ca_file, send="hi")
+    with pytest.raises(ValueError, match=r"The timeout must be a finite number of seconds, but got inf"):
+        tls.openssl_s_client(("127.0.0.1", 4433), ca.ca_file, timeout=float("inf"))
 
 
 @needs_openssl

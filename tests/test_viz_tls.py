@@ -145,3 +145,48 @@ def test_cost_pictures_refuse_something_else():
         viz.handshake_costs([1, 2, 3])
     with pytest.raises(ValueError, match="holds no protocols"):
         vtls.handshake_ladders(handshake.HandshakeCosts(0.05))
+
+
+def test_the_claims_drawn_are_those_the_costs_carry(costs):
+    import dataclasses
+
+    own = dataclasses.replace(costs, claims={"TCP": (50, 50)})
+    fig, ax = plt.subplots()
+    viz.handshake_costs(own, ax=ax)
+    claims = [line for line in ax.get_lines() if line.get_linewidth() == 3]
+    assert len(claims) == 1, "only the TCP family has a claim now"
+    assert max(claims[0].get_ydata()) == pytest.approx(50 * costs.rtt * 1000 / 100, abs=costs.rtt * 1000 * 0.05)
+    fig, ax = plt.subplots()
+    viz.handshake_costs(dataclasses.replace(costs, claims={}), ax=ax)
+    assert not [line for line in ax.get_lines() if line.get_linewidth() == 3]
+    with pytest.raises(TypeError, match=r"claim must be a dict"):
+        viz.handshake_costs(costs, claim=[(1, 2)])
+
+
+def test_drawing_handshake_costs_imports_no_measurement():
+    # viz may import only core and protocols: drawing must not pull in the
+    # measurement (and with it aioquic and trustme). Checked in a fresh process
+    # (`import sockcourse` itself brings the servers, the package's face).
+    import subprocess
+    import sys
+
+    code = """
+import sys
+import matplotlib
+matplotlib.use("Agg")
+from sockcourse.viz import tls as vtls
+
+class Costs:  # plain data of the shape measure() returns
+    delay, rtt = 0.05, 0.1
+    claims = {"TCP": (100, 100)}
+    def rows(self):
+        return [{"protocol": "TCP", "ms": 201.0, "round_trips": 2}]
+
+vtls.handshake_costs(Costs())
+loaded = sorted(name for name in sys.modules if name.startswith(("aioquic", "trustme", "sockcourse.bench",
+                                                                 "sockcourse.tls", "sockcourse.link")))
+print(loaded)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", done.stdout

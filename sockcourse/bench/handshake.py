@@ -15,8 +15,10 @@ client's first call to the first byte of the reply to a 4-byte request:
   connection, so the request rides in the very first datagram.
 
 Each protocol is measured `repeats` times; `HandshakeCosts` keeps every
-measurement, the median, the round trips (time / round-trip time), and the
-link's record of one run per protocol, for a ladder diagram.
+measurement, the median, the round trips (time / round-trip time), the
+link's record of one run per protocol, for a ladder diagram, and the claims
+heard in talks that the measurement is drawn beside (`claims`), so that a
+picture of it needs nothing but the data it is handed.
 """
 
 from __future__ import annotations
@@ -27,10 +29,13 @@ import statistics
 import time
 from dataclasses import dataclass, field
 
-from ..servers import handlers
-from ..tls import quic
+from ..core.checks import check_seconds, check_whole
+from ..core.errors import ArgumentError, ArgumentTypeError, IncompleteMessage
+from ..core.sockets import recv_exactly
 from ..link import Hop, link
+from ..servers import handlers
 from ..servers.threaded import serve
+from ..tls import quic
 from ..tls.ca import CertificateAuthority
 
 #: The protocols in the order they are measured and drawn.
@@ -45,6 +50,9 @@ EXPECTED_ROUND_TRIPS = {"TCP": 2, "TCP+TLS 1.2": 4, "TCP+TLS 1.3": 3, "QUIC": 2,
 #: in milliseconds, as (lowest, highest), for each family of protocols.
 CLAIM_MS = {"TCP": (100, 100), "TCP+TLS": (200, 300), "QUIC": (0, 100)}
 
+#: The most times measure() repeats each protocol: a notebook must stay quick.
+MAX_REPEATS = 20
+
 #: What the client sends, and the seconds any one exchange may take.
 REQUEST = b"ping"
 TIMEOUT = 5.0
@@ -54,11 +62,16 @@ MAX_DELAY = 0.5
 _TLS_VERSIONS = {"TCP+TLS 1.2": ssl.TLSVersion.TLSv1_2, "TCP+TLS 1.3": ssl.TLSVersion.TLSv1_3}
 
 
+def family(protocol: str) -> str:
+    """The family of protocols `protocol` belongs to, as CLAIM_MS names them: 'TCP', 'TCP+TLS' or 'QUIC'."""
+    if protocol.startswith("TCP+TLS"):
+        return "TCP+TLS"
+    return "QUIC" if protocol.startswith("QUIC") else "TCP"
+
+
 def claim_for(protocol: str) -> tuple[int, int]:
     """The claimed set-up time (low, high) in ms that applies to `protocol`."""
-    if protocol.startswith("TCP+TLS"):
-        return CLAIM_MS["TCP+TLS"]
-    return CLAIM_MS["QUIC" if protocol.startswith("QUIC") else "TCP"]
+    return CLAIM_MS[family(protocol)]
 
 
 @dataclass(frozen=True)
@@ -87,6 +100,8 @@ class HandshakeCosts:
     measurements: list = field(default_factory=list)
     #: protocol -> (when the timed run started, in seconds on the link's clock; the link's hops)
     ladders: dict = field(default_factory=dict)
+    #: family -> (low, high) set-up ms claimed for a 100 ms round trip (CLAIM_MS), drawn beside the bars
+    claims: dict = field(default_factory=lambda: dict(CLAIM_MS))
 
     @property
     def rtt(self) -> float:
@@ -129,18 +144,23 @@ class HandshakeCosts:
 
 
 def _check(delay, repeats, protocols) -> tuple[float, int, tuple]:
-    if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 < delay <= MAX_DELAY:
-        raise ValueError(f"The delay must be a number of seconds above 0 and at most {MAX_DELAY}, but got "
-                         f"{delay!r}; it is one way, so delay=0.05 gives a 100 ms round trip.")
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= 20:
-        raise ValueError(f"repeats must be a whole number from 1 to 20, but got {repeats!r}; for example repeats=3.")
+    delay = check_seconds(delay, "delay", none_ok=False, maximum=MAX_DELAY, example=0.05)
+    repeats = check_whole(repeats, "repeats", low=1, high=MAX_REPEATS, example=3)
     if isinstance(protocols, str):
         protocols = (protocols,)
-    unknown = [p for p in protocols if p not in PROTOCOLS]
-    if unknown or not protocols:
-        raise ValueError(f"Unknown protocol {unknown[0] if unknown else protocols!r}; expected some of "
-                         f"{', '.join(map(repr, PROTOCOLS))}.")
-    return float(delay), repeats, tuple(p for p in PROTOCOLS if p in protocols)
+    try:
+        protocols = tuple(protocols)
+    except TypeError:
+        raise ArgumentTypeError(f"protocols must be a list of protocol names, but got {protocols!r} "
+                                f"(a {type(protocols).__name__}); for example protocols=('TCP', 'QUIC').") from None
+    if not protocols:
+        raise ArgumentError(f"No protocol given (protocols={protocols!r}); name at least one of "
+                            f"{', '.join(map(repr, PROTOCOLS))}, or leave protocols out to measure them all.")
+    for protocol in protocols:
+        if not isinstance(protocol, str) or protocol not in PROTOCOLS:
+            raise ArgumentError(f"Unknown protocol {protocol!r}; expected some of {', '.join(map(repr, PROTOCOLS))}, "
+                                f"for example protocols=('TCP', 'QUIC').")
+    return delay, repeats, tuple(p for p in PROTOCOLS if p in protocols)
 
 
 def measure(*, delay: float = 0.05, repeats: int = 3, ca: CertificateAuthority | None = None,
@@ -151,12 +171,13 @@ def measure(*, delay: float = 0.05, repeats: int = 3, ca: CertificateAuthority |
         throw-away one for this call.
     """
     delay, repeats, protocols = _check(delay, repeats, protocols)
+    if ca is not None and not isinstance(ca, CertificateAuthority):
+        raise ArgumentTypeError(f"ca must be a sockcourse.tls.CertificateAuthority, but got {ca!r} "
+                                f"(a {type(ca).__name__}); or leave it out for a throw-away one.")
     costs = HandshakeCosts(delay)
     own_ca = ca is None
     if own_ca:
         ca = CertificateAuthority("sockcourse handshake CA")
-    elif not isinstance(ca, CertificateAuthority):
-        raise TypeError(f"ca must be a sockcourse.tls.CertificateAuthority, but got {ca!r}; or leave it out.")
     try:
         tcp_like = [p for p in protocols if p.startswith("TCP")]
         quic_like = [p for p in protocols if p.startswith("QUIC")]
@@ -213,14 +234,14 @@ def _tcp_exchange(address, context: ssl.SSLContext | None) -> tuple[float, str]:
 
 
 def _read_rest(sock, first: bytes) -> None:
-    got = bytearray(first)
-    while len(got) < len(REQUEST):
-        piece = sock.recv(len(REQUEST) - len(got))
-        if not piece:
-            break
-        got += piece
-    if bytes(got) != REQUEST:
-        raise ConnectionError(f"The echo server sent back {bytes(got)!r} instead of {REQUEST!r}.")
+    got = first
+    if first:  # b'': the server closed without a word, said below
+        try:
+            got += recv_exactly(sock, len(REQUEST) - len(first), what="echo", eof_ok=False)
+        except IncompleteMessage as short:
+            got += short.partial
+    if got != REQUEST:
+        raise ConnectionError(f"The echo server sent back {got!r} instead of {REQUEST!r}.")
 
 
 def _measure_quic(costs: HandshakeCosts, protocols, delay, repeats, ca) -> None:

@@ -8,8 +8,9 @@ plain numbers: seconds for round trips, bits per second for throughput.
 Every run is bounded: counts are capped, every socket wait has a timeout,
 and a time limit ends a long run early with what it has measured so far.
 
-Chapter 03 draws these numbers (sockcourse.viz.unix); the command line's
-`bench` (chapter 04) prints them with `table()`.
+Chapter 03 draws these numbers (sockcourse.viz.unix) and prints them with
+`table()`; `c_peer.c_ping_pong` measures the same round trip in C, and the
+command line's `bench` (bench/suite.py) runs them all.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ import tempfile
 import threading
 import time
 
-from .. import peers
-from ..core.errors import SockcourseError
-from ..core.checks import check_timeout
+from ..core.checks import check_choice, check_timeout, check_whole
+from ..core.errors import ArgumentError, IncompleteMessage, SockcourseError
+from ..core.sockets import recv_exactly
 from ..peers import bench_peer
+from ..peers.process import Peer, command
 
 KINDS = ("tcp", "unix")
 PEERS = ("process", "thread")
@@ -52,24 +54,17 @@ class BenchError(SockcourseError):
 
 # -- checks of the arguments ---------------------------------------------------
 def _check_kind(kind) -> str:
-    if kind not in KINDS:
-        raise ValueError(f"Unknown kind {kind!r}; expected 'tcp' (TCP over 127.0.0.1) or 'unix' "
-                         f"(a UNIX stream socket), for example kind='unix'.")
-    return kind
+    # 'tcp': TCP over 127.0.0.1; 'unix': a UNIX stream socket.
+    return check_choice(kind, "kind", KINDS, example="unix")
 
 
 def _check_peer(peer) -> str:
-    if peer not in PEERS:
-        raise ValueError(f"Unknown peer {peer!r}; expected 'process' (a second program, the realistic "
-                         f"choice) or 'thread' (quicker to start), for example peer='process'.")
-    return peer
+    # 'process': a second program, the realistic choice; 'thread': quicker to start.
+    return check_choice(peer, "peer", PEERS, example="process")
 
 
 def _check_whole(value, what: str, low: int, high: int, example: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"The {what} must be a whole number from {low:,} to {high:,}, but got {value!r}; "
-                         f"for example {example}.")
-    return value
+    return check_whole(value, what, low=low, high=high, hint=f"for example {example}")
 
 
 # -- the peer, on a thread or in a process ----------------------------------------
@@ -100,25 +95,24 @@ class _ProcessPeer:
     def __init__(self, kind: str, address):
         where = ["--unix", address] if kind == "unix" else ["--tcp", address[0], str(address[1])]
         # SIGTERM: the peer has no handler for it, so it ends at once even inside a blocking call.
-        self.peer = peers.Peer(peers.command("bench_peer", *where), stop_signal=signal.SIGTERM)
+        self.peer = Peer(command("bench_peer", *where), stop_signal=signal.SIGTERM)
         self._why: str | None = None
         self._done = False
 
     def failure(self, timeout: float) -> str | None:
-        """Wait for the peer to end, then stop and close it; say what went wrong, or None."""
+        """Wait for the peer to end by itself, then stop and close it; say what went wrong, or None."""
         if self._done:
             return self._why
         self._done = True
-        process = self.peer.process
         try:
-            code = process.wait(timeout=timeout)
+            code = self.peer.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.peer.stop()
-            self._why = f"the peer process was still running {timeout} s after the connection closed"
-            return self._why
-        said = process.stderr.read().decode(errors="replace").strip() if code else ""
+            code = None
         self.peer.stop()
-        if code:
+        said = self.peer.stderr_text
+        if code is None:
+            self._why = f"the peer process was still running {timeout} s after the connection closed"
+        elif code:
             self._why = f"the peer process ended with exit code {code}" + (f" ({said[-400:]})" if said else "")
         return self._why
 
@@ -231,13 +225,11 @@ def ping_pong_rtt(kind: str = "tcp", *, rounds: int = 1000, size: int = 1, peer:
 
 
 def _recv_rest(conn: socket.socket, buffer: bytearray, got: int, size: int) -> bool:
-    """Fill buffer[got:size]; False if the peer closes first."""
-    view = memoryview(buffer)
-    while got < size:
-        n = conn.recv_into(view[got:size])
-        if n == 0:
-            return False
-        got += n
+    """Fill buffer[got:size] (the rest of an echo that came in pieces); False if the peer closes first."""
+    try:
+        buffer[got:size] = recv_exactly(conn, size - got, what="echo", eof_ok=False)
+    except IncompleteMessage:
+        return False
     return True
 
 
@@ -287,9 +279,9 @@ def compare(kinds=KINDS, *, rounds: int = 2000, size: int = 1, total_bytes: int 
     The throughput runs alternate between the kinds, so that a busy moment of
     the machine falls on both rather than on one.
     """
-    kinds = tuple(_check_kind(kind) for kind in kinds)
+    kinds = tuple(_check_kind(kind) for kind in ((kinds,) if isinstance(kinds, str) else kinds))
     if not kinds:
-        raise ValueError("No kinds to compare; pass kinds=('tcp', 'unix').")
+        raise ArgumentError("No kinds to compare; pass kinds=('tcp', 'unix').")
     repeats = _check_whole(repeats, "number of repeats", 1, 100, "repeats=3")
     result = {"rtt": {}, "throughput": {kind: [] for kind in kinds}}
     for kind in kinds:

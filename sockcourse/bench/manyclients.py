@@ -35,16 +35,21 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..core.errors import SockcourseError
-from ..core.checks import check_loopback_host, check_port
+from ..core.addresses import family_for
+from ..core.checks import (check_choice, check_loopback_host, check_port, check_seconds, check_target,
+                           check_whole)
+from ..core.errors import ArgumentError, ArgumentTypeError, IncompleteMessage, MissingFileError, SockcourseError
+from ..core.sockets import recv_exactly
+from ..peers.process import end_process, read_line
+from ..servers.models import MODELS
 
 try:
     import resource
 except ImportError:  # Windows has no RLIMIT_NOFILE; the course runs on POSIX systems
     resource = None
 
-#: The models in the order the course shows them (names as in sockcourse.models.MODELS).
-MODEL_NAMES = ("iterative", "threads", "selectors", "asyncio")
+#: The models in the order the course shows them: the names of sockcourse.models.MODELS.
+MODEL_NAMES = tuple(MODELS)
 
 #: The counts of the full benchmark, and a quick set for notebooks and tests.
 FULL_COUNTS = (1, 10, 100, 1000, 3000, 10000)
@@ -212,9 +217,19 @@ def drive(host: str, port: int, clients: int, *, size: int = 64, stall: float = 
     back wrong or failed (by reason), the seconds until every echo was in,
     and why the run gave up, if it did. No connection closes before every
     echo is in (or the run gives up); `barrier()`, if given, is called at
-    that moment, before any connection closes.
+    that moment, before any connection closes. Only loopback hosts are
+    taken: the clients never reach another machine.
     """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    host, port = check_target((host, port), "server")
+    clients = _check_count(clients)
+    size = _check_size(size)
+    stall = check_seconds(stall, "stall", none_ok=False, example=3.0)
+    time_limit = check_seconds(time_limit, "time_limit", none_ok=False, example=60.0)
+    in_flight = check_whole(in_flight, "in_flight", low=1, high=MAX_CLIENTS, example=MAX_IN_FLIGHT)
+    if barrier is not None and not callable(barrier):
+        raise ArgumentTypeError(f"barrier must be a function to call once every echo is in, or None, but got "
+                                f"{barrier!r}.")
+    family = family_for(host)
     report = {"clients": clients, "size": size, "connected": 0, "echoed": 0, "wrong": 0,
               "failed": {}, "seconds": None, "connect_seconds": None, "gave_up": None,
               "fd_limit": list(fd_limit())}
@@ -275,24 +290,15 @@ class Run:
 
 
 def _check_count(clients) -> int:
-    if isinstance(clients, bool) or not isinstance(clients, int) or not 1 <= clients <= MAX_CLIENTS:
-        raise ValueError(f"The number of clients must be a whole number from 1 to {MAX_CLIENTS:,}, "
-                         f"but got {clients!r}; for example clients=100.")
-    return clients
+    return check_whole(clients, "number of clients", low=1, high=MAX_CLIENTS, hint="for example clients=100")
 
 
 def _check_model(model) -> str:
-    if model not in MODEL_NAMES:
-        raise ValueError(f"Unknown server model {model!r}; expected one of {', '.join(map(repr, MODEL_NAMES))}, "
-                         f"for example model='asyncio'.")
-    return model
+    return check_choice(model, "model", MODEL_NAMES, example="asyncio")
 
 
-def _check_seconds(value, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"The {what} must be a positive number of seconds, but got {value!r}; "
-                         f"for example {what}=3.0.")
-    return float(value)
+def _check_size(size) -> int:
+    return check_whole(size, "message size in bytes", low=1, high=MAX_SIZE, hint="for example size=64")
 
 
 def _module_command(*args) -> list[str]:
@@ -305,53 +311,6 @@ def _child_env() -> dict:
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
-
-
-class _Lines:
-    """The lines a child process writes to a pipe, read with a time limit."""
-
-    def __init__(self, pipe):
-        self.pipe, self.buffer = pipe, b""
-
-    def next(self, timeout: float) -> str | None:
-        deadline = time.monotonic() + timeout
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.pipe, selectors.EVENT_READ)
-            while b"\n" not in self.buffer:
-                left = deadline - time.monotonic()
-                if left <= 0 or not selector.select(timeout=left):
-                    if time.monotonic() >= deadline:
-                        return None
-                    continue
-                chunk = os.read(self.pipe.fileno(), 65536)
-                if not chunk:
-                    return None
-                self.buffer += chunk
-        line, _, self.buffer = self.buffer.partition(b"\n")
-        return line.decode(errors="replace")
-
-
-def _end(process: subprocess.Popen, timeout: float) -> str:
-    """Wait for a child (kill it if it will not end), close its pipes; return its stderr."""
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout)
-    said = b""
-    for pipe in (process.stdin, process.stdout, process.stderr):
-        if pipe is None:
-            continue
-        if pipe is process.stderr:
-            try:
-                said = pipe.read()
-            except (OSError, ValueError):
-                pass
-        try:
-            pipe.close()
-        except OSError:
-            pass  # a child that died may have left a pipe we cannot flush
-    return said.decode(errors="replace").strip()
 
 
 class _Sampler:
@@ -390,11 +349,9 @@ def measure(model: str, clients: int, *, size: int = 64, stall: float = 3.0, tim
     Returns a Run; a run that fails (stuck, refused, wrong bytes) is a result
     too, with `ok` False and the reason in `gave_up` or `failed`.
     """
-    model, clients = _check_model(model), _check_count(clients)
-    stall, time_limit = _check_seconds(stall, "stall"), _check_seconds(time_limit, "time_limit")
-    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_SIZE:
-        raise ValueError(f"The message size must be a whole number of bytes from 1 to {MAX_SIZE:,}, "
-                         f"but got {size!r}; for example size=64.")
+    model, clients, size = _check_model(model), _check_count(clients), _check_size(size)
+    stall = check_seconds(stall, "stall", none_ok=False, example=3.0)
+    time_limit = check_seconds(time_limit, "time_limit", none_ok=False, example=60.0)
     host = check_loopback_host(host)
     run = Run(model, clients)
     _, hard = fd_limit()  # the children inherit the hard limit, and raise their soft one to it
@@ -408,10 +365,13 @@ def measure(model: str, clients: int, *, size: int = 64, stall: float = 3.0, tim
                               env=_child_env())
     client, report, client_said = None, None, ""
     try:
-        line = _Lines(server.stdout).next(START_TIMEOUT)
+        try:
+            line = read_line(server, START_TIMEOUT)
+        except EOFError:
+            line = None
         if line is None:
             raise ManyClientsError(f"The {model} server process did not say where it listens within "
-                                   f"{START_TIMEOUT} s; {_end(server, 5.0) or 'it printed nothing'}")
+                                   f"{START_TIMEOUT} s; {end_process(server, 5.0) or 'it printed nothing'}")
         port = json.loads(line)["port"]
         sampler = _Sampler(server.pid)
         client = subprocess.Popen(
@@ -423,13 +383,9 @@ def measure(model: str, clients: int, *, size: int = 64, stall: float = 3.0, tim
             run.held = report.pop("held_by_server", None)
     finally:
         if client is not None:
-            client_said = _end(client, 10.0)
-        if server.stdin is not None:
-            try:
-                server.stdin.close()  # the server process stops when its stdin ends
-            except OSError:
-                pass
-        server_said = _end(server, SERVER_END_TIMEOUT)
+            client_said = end_process(client, 10.0)
+        # The server process stops when its stdin ends, which end_process closes first.
+        server_said = end_process(server, SERVER_END_TIMEOUT)
     if server.returncode and server.returncode < 0:
         run.server_error = (f"the server process had not ended {SERVER_END_TIMEOUT} s after its clients "
                             f"left, and was killed")
@@ -453,17 +409,20 @@ def measure(model: str, clients: int, *, size: int = 64, stall: float = 3.0, tim
 
 def _follow_clients(client: subprocess.Popen, sampler: _Sampler, timeout: float) -> dict | None:
     """Sample the server while the clients work; at their barrier, count what the server holds."""
-    lines = _Lines(client.stdout)
     deadline = time.monotonic() + timeout
     held = None
     while time.monotonic() < deadline:
         sampler.sample()
-        line = lines.next(SAMPLE_EVERY)
+        try:
+            line = read_line(client, SAMPLE_EVERY)
+        except EOFError:
+            return None  # the clients process ended without its report
         if line is None:
-            if client.poll() is not None and b"\n" not in lines.buffer:
-                return None
             continue
-        message = json.loads(line)
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue  # not one of ours (a warning printed by Python, say)
         if message.get("event") == "held":
             # Every echo is in and no connection has closed yet: the server's peak.
             sampler.sample()
@@ -482,8 +441,8 @@ def sweep(models=MODEL_NAMES, counts=QUICK_COUNTS, *, progress=None, **options) 
     progress: called as progress(model, clients, run) before each run (run is
     None) and after it, for a progress display.
     """
-    models = [_check_model(m) for m in models]
-    counts = sorted({_check_count(c) for c in counts})
+    models = [_check_model(m) for m in ((models,) if isinstance(models, str) else models)]
+    counts = sorted({_check_count(c) for c in ((counts,) if isinstance(counts, int) else counts)})
     runs = []
     for model in models:
         for clients in counts:
@@ -508,19 +467,58 @@ def max_clients(runs: list[Run]) -> dict:
     return best
 
 
+def _check_path(path, doing: str) -> str:
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if not isinstance(path, str) or not path:
+        raise ArgumentTypeError(f"The file to {doing} must be a path, but got {path!r} (a {type(path).__name__}); "
+                                f"for example 'runs.json'.")
+    return path
+
+
 def save(runs: list[Run], path, **about) -> None:
     """Write runs (and what machine made them) to a JSON file."""
-    data = {"about": about, "runs": [run.as_dict() for run in runs]}
-    with open(path, "w", encoding="utf-8") as out:
-        json.dump(data, out, indent=1)
-        out.write("\n")
+    path = _check_path(path, "save to")
+    if isinstance(runs, (str, bytes)) or not all(isinstance(run, Run) for run in runs):
+        raise ArgumentTypeError(f"save() takes a list of manyclients.Run, as sweep() returns, but got {runs!r:.80}; "
+                                f"for example save(manyclients.sweep(...), 'runs.json').")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise MissingFileError(f"Cannot save to {path!r}: the folder {folder!r} does not exist; make it first "
+                               f"(os.makedirs) or pick a path in an existing folder.")
+    try:
+        text = json.dumps({"about": about, "runs": [run.as_dict() for run in runs]}, indent=1) + "\n"
+    except (TypeError, ValueError) as exc:
+        raise ArgumentTypeError(f"What save() should write about the runs cannot be written as JSON ({exc}); "
+                                f"pass plain values (text, numbers, lists, dicts) as keywords.") from None
+    try:
+        with open(path, "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:
+        raise ArgumentError(f"Cannot save to {path!r}: {exc.strerror or exc}; pick a file you may write.") from None
 
 
 def load(path) -> tuple[list[Run], dict]:
     """Read runs written by save(); returns (runs, about)."""
-    with open(path, encoding="utf-8") as source:
-        data = json.load(source)
-    return [Run(**row) for row in data["runs"]], data.get("about", {})
+    path = _check_path(path, "load")
+    try:
+        with open(path, encoding="utf-8") as source:
+            data = json.load(source)
+    except FileNotFoundError:
+        raise MissingFileError(f"There is no file {path!r} to load runs from; check the path, or load the "
+                               f"course's own results: manyclients.load(manyclients.MEASURED).") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ArgumentError(f"The file {path!r} is not JSON ({exc}); load reads what manyclients.save() "
+                            f"wrote.") from None
+    except OSError as exc:
+        raise ArgumentError(f"Cannot read {path!r}: {exc.strerror or exc}.") from None
+    try:
+        runs = [Run(**row) for row in data["runs"]]
+        about = data.get("about", {})
+    except (TypeError, KeyError, AttributeError):
+        raise ArgumentError(f"The file {path!r} is JSON, but not runs written by manyclients.save() "
+                            f"(it needs a list 'runs' of measurements); load reads what save() wrote.") from None
+    return runs, about
 
 
 # -- who waits for whom: a few clients against a model in this process ---------------------
@@ -534,7 +532,8 @@ def waiting_times(model, clients: int = 5, *, slow: float = 0.3, size: int = 32)
     from ..servers import models
 
     clients = _check_count(clients)
-    slow = _check_seconds(slow, "slow")
+    slow = check_seconds(slow, "slow", none_ok=False, example=0.3)
+    size = _check_size(size)
     rows = [{"client": i, "slow": i == 0, "connected": None, "answered": None, "ok": False}
             for i in range(clients)]
     errors = []
@@ -553,9 +552,10 @@ def waiting_times(model, clients: int = 5, *, slow: float = 0.3, size: int = 32)
                         time.sleep(slow)  # connected, silent: what a slow network looks like
                     message = message_for(i, size)
                     sock.sendall(message)
-                    got = b""
-                    while len(got) < size and (part := sock.recv(size - len(got))):
-                        got += part
+                    try:
+                        got = recv_exactly(sock, size, what="echo")
+                    except IncompleteMessage as short:
+                        got = short.partial  # a short echo: not ok, and the row says so
                     rows[i]["answered"] = time.perf_counter() - started
                     rows[i]["ok"] = got == message
             except OSError as exc:

@@ -1,11 +1,29 @@
 """Layer 3, TLS and QUIC: a throw-away certificate authority, contexts, certificate checks.
 
-Importing this package imports trustme and cryptography; `sockcourse.tls.quic`
-(aioquic) is imported only when used.
+- `ca`: `CertificateAuthority` and the `Certificate`s it issues (trustme);
+- `contexts`: `server_context`, `client_context`, and `server_side_context`
+  (what `serve(tls=...)` accepts);
+- `checks`: `check_certificate`, the client's three questions (`CHECKS`) by hand;
+- `quic`: QUIC with aioquic, imported only when used (`sockcourse.quic`).
+
+The names a notebook reaches as `sockcourse.tls.X` are all here, including
+three that live elsewhere now: TLS records are protocol data
+(`protocols.tls_records`), `openssl_s_client` runs an outside program
+(`peers.outside`), and `RecordingSSLSocket` belongs to the servers
+(`servers.recording`). Importing this package imports trustme and cryptography.
 """
 
-from .ca import (CHECKS, CLIENT_EMAIL, CLIENT_NAME, ORGANIZATION, RECORD_TYPES, S_CLIENT_TIMEOUT,
-                 SERVER_NAMES, Certificate, CertificateAuthority, CertificateError, Record,
-                 RecordingSSLSocket, SClientResult, check_certificate, client_context,
-                 handshake_failure, openssl_s_client, server_context, server_side_context,
-                 split_records)
+from ..core.errors import CertificateError
+from ..peers.outside import S_CLIENT_TIMEOUT, SClientResult, openssl_s_client
+from ..protocols.tls_records import RECORD_TYPES, Record, split_records
+from ..servers.recording import RecordingSSLSocket, handshake_failure
+from .ca import CLIENT_EMAIL, CLIENT_NAME, ORGANIZATION, SERVER_NAMES, Certificate, CertificateAuthority
+from .checks import CHECKS, check_certificate
+from .contexts import client_context, server_context, server_side_context
+
+__all__ = [
+    "CHECKS", "CLIENT_EMAIL", "CLIENT_NAME", "ORGANIZATION", "RECORD_TYPES", "S_CLIENT_TIMEOUT", "SERVER_NAMES",
+    "Certificate", "CertificateAuthority", "CertificateError", "Record", "RecordingSSLSocket", "SClientResult",
+    "check_certificate", "client_context", "handshake_failure", "openssl_s_client", "server_context",
+    "server_side_context", "split_records",
+]

@@ -14,6 +14,10 @@ returns. Cells only ever call plain functions. Certificates come from a
 `sockcourse.tls.CertificateAuthority`, and the client verifies the server
 against it, host name included. Short idle timeouts make a mistake fail in
 seconds rather than hang.
+
+The server's UDP socket is bound here (core.binding), on loopback, and handed
+to aioquic's server protocol, so its address is read from our own socket and
+a bind that fails is said in the course's words.
 """
 
 from __future__ import annotations
@@ -27,18 +31,21 @@ import time
 from dataclasses import dataclass
 
 from aioquic.asyncio.protocol import QuicConnectionProtocol
-from aioquic.asyncio.server import serve as _aioquic_serve
+from aioquic.asyncio.server import QuicServer as _AioquicServer
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
 from aioquic.quic.events import ConnectionTerminated, HandshakeCompleted, StreamDataReceived
+from aioquic.tls import SessionTicket
 
-from ..core import lifecycle as registry
-from ..servers.aio import LoopThread
-from ..core.errors import SockcourseError
-from ..core.checks import check_loopback_host, check_port, check_timeout
-from ..core.addresses import peer_text
-from .ca import Certificate, CertificateAuthority
+from ..core.addresses import family_for, peer_text
+from ..core.binding import BoundSocket, open_socket
+from ..core.checks import check_loopback_host, check_port, check_seconds, check_target
+from ..core.errors import ArgumentError, ArgumentTypeError, CourseBugError, MissingFileError, SockcourseError
+from ..core.lifecycle import Endpoint
+from ..core.limits import START_TIMEOUT, STOP_TIMEOUT
+from ..core.loopthread import LoopThread, within
 from ..core.trace import Trace
+from .ca import Certificate, CertificateAuthority
 
 #: The application protocol both ends name in the handshake (ALPN); QUIC requires one.
 ALPN = "sockcourse-echo"
@@ -48,9 +55,6 @@ IDLE_TIMEOUT = 2.0
 REQUEST_TIMEOUT = 5.0
 #: Seconds the client waits after the reply for a session ticket (for a later 0-RTT).
 TICKET_WAIT = 0.5
-#: Seconds start and stop may take.
-START_TIMEOUT = 5.0
-STOP_TIMEOUT = 5.0
 
 # aioquic logs on the "quic" logger; without a handler of its own, Python's
 # last-resort handler would print its warnings to stderr from a background
@@ -67,14 +71,24 @@ class QuicError(SockcourseError):
         self.error_code = error_code
 
 
+class _NoReply(Exception):
+    """Raised on the client's loop when time is up; turned into TimeoutError once off the loop.
+
+    A TimeoutError raised by the coroutine itself would look, to the loop
+    thread's own wait, like that wait running out (concurrent.futures'
+    TimeoutError is the builtin one since Python 3.11), and be reworded
+    with the wrong number of seconds.
+    """
+
+
 def _server_certificate(tls) -> Certificate:
     if isinstance(tls, CertificateAuthority):
         return tls.server_cert
     if isinstance(tls, Certificate):
         return tls
-    raise TypeError(f"A QUIC server needs tls= a CertificateAuthority or a Certificate from "
-                    f"sockcourse.tls, but got {tls!r} (a {type(tls).__name__}); for example "
-                    f"quic.serve(tls=sockcourse.tls.CertificateAuthority()).")
+    raise ArgumentTypeError(f"A QUIC server needs tls= a CertificateAuthority or a Certificate from "
+                            f"sockcourse.tls, but got {tls!r} (a {type(tls).__name__}); for example "
+                            f"quic.serve(tls=sockcourse.tls.CertificateAuthority()).")
 
 
 def _trusted_ca(ca) -> dict:
@@ -83,30 +97,28 @@ def _trusted_ca(ca) -> dict:
     if isinstance(ca, (str, os.PathLike)):
         path = os.fspath(ca)
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"The CA file {path!r} does not exist; pass the CertificateAuthority "
-                                    f"itself (ca=ca) or its file (ca=ca.ca_file).")
+            raise MissingFileError(f"The CA file {path!r} does not exist; pass the CertificateAuthority "
+                                   f"itself (ca=ca) or its file (ca=ca.ca_file).")
         return {"cafile": path}
-    raise TypeError(f"The client must know which CA to trust: ca= a CertificateAuthority or the path of "
-                    f"its PEM file, but got {ca!r} (a {type(ca).__name__}); for example ca=ca.")
+    raise ArgumentTypeError(f"The client must know which CA to trust: ca= a CertificateAuthority or the path of "
+                            f"its PEM file, but got {ca!r} (a {type(ca).__name__}); for example ca=ca.")
 
 
-def _check_address(address) -> tuple[str, int]:
-    if isinstance(address, (str, bytes)) or not isinstance(address, (tuple, list)) or len(address) < 2:
-        raise TypeError(f"The address must be a (host, port) pair, but got {address!r}; "
-                        f"for example server.address.")
-    host, port = check_loopback_host(address[0]), check_port(address[1])
-    if port == 0:
-        raise ValueError("Port 0 names no server (it only asks the kernel to choose a port when binding); "
-                         "pass the server's address, for example server.address.")
-    return host, port
+def _check_ticket(ticket):
+    if ticket is not None and not isinstance(ticket, SessionTicket):
+        raise ArgumentTypeError(f"The session_ticket must be the ticket of an earlier reply (reply.ticket), or "
+                                f"None, but got {ticket!r} (a {type(ticket).__name__}); for example "
+                                f"session_ticket=first.ticket.")
+    return ticket
 
 
 # -- the server ----------------------------------------------------------------------
 class _EchoProtocol(QuicConnectionProtocol):
     """One QUIC connection at the server: every stream is echoed back, and ends when its client's does."""
 
-    def __init__(self, *args, server: "QuicServer", **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, quic: QuicConnection, *args, server: "QuicServer", **kwargs):
+        super().__init__(quic, *args, **kwargs)
+        self._connection = quic  # our own name for it: aioquic keeps its copy private
         self._server = server
         self._number = server._next_number()
         self._peer = ""
@@ -125,7 +137,7 @@ class _EchoProtocol(QuicConnectionProtocol):
             if event.data:
                 trace.record("recv", conn=self._number, peer=self._peer, data=event.data)
             # Echo, and end our half of the stream when the client ended its own.
-            self._quic.send_stream_data(event.stream_id, event.data, end_stream=event.end_stream)
+            self._connection.send_stream_data(event.stream_id, event.data, end_stream=event.end_stream)
             if event.data:
                 trace.record("send", conn=self._number, peer=self._peer, data=event.data)
             if event.end_stream:
@@ -139,37 +151,39 @@ def serve(*, tls, host: str = "127.0.0.1", port: int = 0, idle_timeout: float = 
     """Start a QUIC echo server on loopback (UDP); return once it listens.
 
     tls: the CertificateAuthority whose server certificate it presents, or a Certificate.
+    idle_timeout: seconds a silent connection is kept (QUIC needs one; None is refused).
     It keeps the session tickets it issues, each good for one 0-RTT resumption.
     """
     certificate = _server_certificate(tls)
     host, port = check_loopback_host(host), check_port(port)
-    idle_timeout = check_timeout(idle_timeout, "idle_timeout")
     if idle_timeout is None:
-        raise ValueError("A QUIC server needs an idle timeout, so that a silent client cannot hold it "
-                         "forever; use idle_timeout=2.0.")
-    server = QuicServer(certificate, host, port, idle_timeout)
-    server._start()
-    registry.add(server)
-    return server
+        raise ArgumentError("A QUIC server needs an idle timeout, so that a silent client cannot hold it "
+                            "forever; use idle_timeout=2.0.")
+    idle_timeout = check_seconds(idle_timeout, "idle_timeout", none_ok=False, example=IDLE_TIMEOUT)
+    return QuicServer(certificate, host, port, idle_timeout)._launch()
 
 
-class QuicServer(registry.Stoppable):
-    """A running QUIC echo server: its address, its trace, and stop() (safe twice)."""
+class QuicServer(Endpoint):
+    """A running QUIC echo server: its address, its trace, and stop() (safe twice).
+
+    No public constructor: use `serve()`. For the caller: `address` (with
+    `host` and `port`), `trace`, `connections`, `running` and `stop()`.
+    """
+
+    what = "QUIC server"
+    transport = "quic"
 
     def __init__(self, certificate: Certificate, host: str, port: int, idle_timeout: float):
+        super().__init__("quic-echo")
         self.certificate = certificate
-        self.name = "quic-echo"
-        self.explicit_name = None
-        self.transport = "quic"
         self.trace = Trace()
-        self.address = None
         self._host, self._requested_port, self._idle_timeout = host, port, idle_timeout
         self._tickets: dict = {}
         self._count = 0
         self._lock = threading.Lock()
         self._loop: LoopThread | None = None
-        self._server = None
-        self._stopped = False
+        self._bound: BoundSocket | None = None
+        self._server: _AioquicServer | None = None
 
     def _next_number(self) -> int:
         with self._lock:
@@ -177,68 +191,52 @@ class QuicServer(registry.Stoppable):
             return self._count
 
     def _start(self) -> None:
+        self._bound = open_socket(family_for(self._host), socket.SOCK_DGRAM, host=self._host,
+                                  port=self._requested_port, what="QUIC server")
         self._loop = LoopThread("sockcourse-quic-server").start()
-        try:
-            self._server = self._loop.run(self._listen(), START_TIMEOUT, what="Starting the QUIC server",
-                                          hint="the machine may be overloaded, try again")
-        except BaseException:
-            self._loop.stop()
-            raise
-        self.address = self._server._transport.get_extra_info("sockname")[:2]
+        self._server = self._loop.run(self._listen(self._bound.sock), START_TIMEOUT,
+                                      what="Starting the QUIC server", hint="the machine may be overloaded, try again")
+        self.address = self._bound.address
         self.trace.record("listen", peer=peer_text(self.address))
 
-    async def _listen(self):
+    async def _listen(self, sock: socket.socket) -> _AioquicServer:
         configuration = QuicConfiguration(is_client=False, alpn_protocols=[ALPN], idle_timeout=self._idle_timeout)
         configuration.load_cert_chain(self.certificate.cert_file, self.certificate.key_file)
-        try:
-            return await _aioquic_serve(
-                self._host, self._requested_port, configuration=configuration,
+        _, protocol = await asyncio.get_running_loop().create_datagram_endpoint(
+            lambda: _AioquicServer(
+                configuration=configuration,
                 create_protocol=lambda *args, **kwargs: _EchoProtocol(*args, server=self, **kwargs),
                 # pop: a ticket works once, so a recorded 0-RTT request cannot be replayed with it.
                 session_ticket_fetcher=lambda label: self._tickets.pop(label, None),
-                session_ticket_handler=lambda ticket: self._tickets.__setitem__(ticket.ticket, ticket))
-        except OSError as exc:
-            raise OSError(f"The QUIC server could not bind UDP {self._host} port {self._requested_port} "
-                          f"({exc.strerror or exc}); use port=0 to let the kernel choose a free port.") from None
-
-    @property
-    def host(self) -> str:
-        return self.address[0]
-
-    @property
-    def port(self) -> int:
-        return self.address[1]
+                session_ticket_handler=lambda ticket: self._tickets.__setitem__(ticket.ticket, ticket)),
+            sock=sock)
+        return protocol
 
     @property
     def connections(self) -> int:
         return self._count
 
-    @property
-    def running(self) -> bool:
-        return not self._stopped
+    def _more(self) -> str:
+        return f", {self._count} connections"
 
-    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
-        """Close the server's socket and stop its loop; safe to call twice."""
-        with self._lock:
-            if self._stopped:
-                return
-            self._stopped = True
-        try:
-            if self._server is not None and self._loop.running:
-                self._loop.loop.call_soon_threadsafe(self._server.close)
-        finally:
-            self._loop.stop(timeout)
-            in_time = self._loop.finished
-            self.trace.record("stop")
-            registry.discard(self)
-        if not in_time:
-            raise SockcourseError(f"The QUIC server's loop was still busy {timeout} s after stop(); "
-                                  f"that is a bug in sockcourse.quic: please report it.")
+    def _stop(self, timeout: float) -> None:
+        if self._server is not None and self._loop.running:
+            # aioquic's own close: every connection, then the socket (our bound one, handed over).
+            self._loop.loop.call_soon_threadsafe(self._server.close)
+        self._loop.stop(timeout)
+        self.trace.record("stop")
+        if not self._loop.finished:
+            raise CourseBugError(f"The QUIC server's loop was still busy {timeout} s after stop(); "
+                                 f"that is a bug in sockcourse.quic: please report it.")
 
-    def __repr__(self) -> str:
-        state = "running" if self.running else "stopped"
-        where = peer_text(self.address) if self.address else "(not bound)"
-        return f"<QuicServer echo udp {where} {state}, {self._count} connections>"
+    def _close(self) -> None:
+        if self._loop is not None and not self._loop.finished:
+            try:
+                self._loop.stop(STOP_TIMEOUT)
+            except Exception:  # noqa: BLE001 - closing after a failed start or stop: best effort
+                pass
+        if self._bound is not None:
+            self._bound.sock.close()  # after the loop: closing a socket twice is harmless
 
 
 # -- the client ----------------------------------------------------------------------
@@ -265,7 +263,7 @@ class _ClientProtocol(QuicConnectionProtocol):
 
     def __init__(self, quic: QuicConnection):
         super().__init__(quic)
-        self.done = self._loop.create_future()
+        self.done = asyncio.get_running_loop().create_future()
         self.reply = bytearray()
         self.first_byte_at: float | None = None
         self.handshake: HandshakeCompleted | None = None
@@ -300,22 +298,26 @@ def request(address, data: bytes = b"ping", *, ca, server_name: str = "localhost
     session_ticket: a ticket from an earlier QuicReply: the handshake resumes
         that session, and `data` goes out in the first flight (0-RTT).
     """
-    host, port = _check_address(address)
+    host, port = check_target(address, "QUIC server")
     if not isinstance(data, (bytes, bytearray)) or not data:
-        raise TypeError(f"The request must be non-empty bytes, but got {data!r}; for example b'ping'.")
+        raise ArgumentTypeError(f"The request must be non-empty bytes, but got {data!r}; for example b'ping'.")
     if not isinstance(server_name, str) or not server_name:
-        raise TypeError(f"server_name must be the name the certificate is for, such as 'localhost', "
-                        f"but got {server_name!r}.")
-    timeout = check_timeout(timeout, "timeout") or REQUEST_TIMEOUT
-    idle_timeout = check_timeout(idle_timeout, "idle_timeout") or IDLE_TIMEOUT
+        raise ArgumentTypeError(f"server_name must be the name the certificate is for, such as 'localhost', "
+                                f"but got {server_name!r}.")
+    session_ticket = _check_ticket(session_ticket)
+    timeout = check_seconds(timeout, "timeout", none_ok=False, example=REQUEST_TIMEOUT)
+    idle_timeout = check_seconds(idle_timeout, "idle_timeout", none_ok=False, example=IDLE_TIMEOUT)
+    trusted = _trusted_ca(ca)
     configuration = QuicConfiguration(is_client=True, alpn_protocols=[ALPN], idle_timeout=idle_timeout,
                                       server_name=server_name, session_ticket=session_ticket)
-    configuration.load_verify_locations(**_trusted_ca(ca))
+    configuration.load_verify_locations(**trusted)
     runner = LoopThread("sockcourse-quic-client").start()
     try:
         return runner.run(_exchange(host, port, bytes(data), configuration, timeout), timeout + TICKET_WAIT + 1.0,
                           what=f"The QUIC request to {peer_text((host, port))}",
-                          hint="is the address right, and is the server (or the link in front of it) still running?")
+                          hint="check the address, and that the server (or the link in front of it) still runs")
+    except _NoReply as late:
+        raise TimeoutError(str(late)) from None
     finally:
         runner.stop()
 
@@ -325,7 +327,7 @@ async def _exchange(host: str, port: int, data: bytes, configuration: QuicConfig
     loop = asyncio.get_running_loop()
     tickets: list = []
     connection = QuicConnection(configuration=configuration, session_ticket_handler=tickets.append)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    family = family_for(host)
     # Bound to loopback, not to every interface as aioquic's own connect() does.
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
@@ -343,10 +345,10 @@ async def _exchange(host: str, port: int, data: bytes, configuration: QuicConfig
         connection.send_stream_data(stream_id, data, end_stream=True)
         protocol.transmit()
         try:
-            await asyncio.wait_for(asyncio.shield(protocol.done), timeout)
-        except asyncio.TimeoutError:
-            raise TimeoutError(f"No QUIC reply from {peer_text((host, port))} within {timeout} s; check that a "
-                               f"QUIC server (sockcourse.quic.serve) listens there.") from None
+            await within(asyncio.shield(protocol.done), timeout)
+        except TimeoutError:
+            raise _NoReply(f"No QUIC reply from {peer_text((host, port))} within {timeout:g} s; check that a "
+                           f"QUIC server (sockcourse.quic.serve) listens there.") from None
         if protocol.terminated is not None and protocol.first_byte_at is None:
             raise _failure(protocol.terminated, host, port)
         deadline = loop.time() + TICKET_WAIT

@@ -130,14 +130,15 @@ def _check_costs(costs):
 def handshake_costs(costs, *, ax=None, claim: dict | None = None, title: str | None = None):
     """Bars of the median time to the first reply byte, split into set-up and the request's round trip.
 
-    claim: {family: (low_ms, high_ms)} for a 100 ms round trip (default:
-    sockcourse.handshake.CLAIM_MS), drawn as a bracket beside each bar's
-    set-up part, scaled to the link's round trip.
+    claim: {family: (low_ms, high_ms)} for a 100 ms round trip (default: the
+    claims the measurement carries, `costs.claims`), drawn as a bracket beside
+    each bar's set-up part, scaled to the link's round trip.
     """
-    from ..bench.handshake import CLAIM_MS
-
     rows = _check_costs(costs)
-    claim = CLAIM_MS if claim is None else claim
+    claim = (getattr(costs, "claims", None) or {}) if claim is None else claim
+    if not isinstance(claim, dict):
+        raise TypeError(f"claim must be a dict {{family: (low_ms, high_ms)}}, but got {claim!r}; "
+                        f"for example claim={{'TCP': (100, 100)}}.")
     rtt_ms = costs.rtt * 1000
     scale = rtt_ms / 100.0
     ax = _new_axes(ax, (9, 5))

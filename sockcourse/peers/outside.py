@@ -1,0 +1,184 @@
+"""Programs nobody in this course wrote, run against the course's servers: openssl s_client and iperf3.
+
+An outside program is the honest test of a server: if `openssl s_client`
+(the OpenSSL project's own TLS client) verifies the course's certificate and
+gets its line echoed, the TLS is real; if iperf3 moves bytes across loopback
+faster than our Python does, the difference is Python's, not the kernel's.
+Both run only against loopback addresses, are read with a time limit and
+always ended (peers.process), and a missing program is said in a sentence.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+
+from ..core.addresses import host_port
+from ..core.checks import check_seconds, check_target
+from ..core.errors import ArgumentTypeError, MissingFileError, PeerError
+from .process import end_process, read_line
+
+__all__ = ["IPERF3_START_TIMEOUT", "S_CLIENT_TIMEOUT", "SClientResult", "iperf3_gbps", "openssl_s_client"]
+
+#: How long openssl_s_client() waits for the whole exchange, in seconds.
+S_CLIENT_TIMEOUT = 10.0
+
+#: Seconds `iperf3 -s` may take to say it listens.
+IPERF3_START_TIMEOUT = 10.0
+
+
+# -- openssl s_client -------------------------------------------------------------------
+@dataclass
+class SClientResult:
+    """What `openssl s_client` printed, and how it ended."""
+
+    command: list
+    returncode: int | None
+    stdout: str
+    stderr: str
+    got_reply: bool
+
+    def lines(self, *starts: str) -> list[str]:
+        """The lines of stdout (stripped) that start with one of `starts` (all lines if none given)."""
+        lines = [line.strip() for line in self.stdout.splitlines()]
+        return [line for line in lines if not starts or line.startswith(starts)]
+
+    @property
+    def verify_line(self) -> str | None:
+        found = self.lines("Verify return code:")
+        return found[-1] if found else None
+
+
+def _check_pem_file(path, what: str) -> str:
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if not isinstance(path, str) or not path:
+        raise ArgumentTypeError(f"The {what} must be the path of a PEM file, but got {path!r} "
+                                f"(a {type(path).__name__}); for example ca.ca_file.")
+    if not os.path.isfile(path):
+        raise MissingFileError(f"The {what} {path!r} does not exist (or is not a file); check the path, "
+                               f"or let sockcourse.tls.CertificateAuthority() make the files for you.")
+    return path
+
+
+def openssl_s_client(address, cafile, *, servername: str = "localhost", send: bytes = b"hello\n",
+                     extra: tuple = (), timeout: float = S_CLIENT_TIMEOUT) -> SClientResult:
+    """Run `openssl s_client` against `address` on loopback, send one line, and wait for it to come back.
+
+    address: a running server, or its (host, port) on a loopback address.
+    The client keeps its standard input open until the reply has arrived (at
+    end of input it would hang up at once, perhaps before the reply), then
+    closes it, which makes s_client end the session and exit.
+    """
+    # Every check before anything runs: never a connection to another machine.
+    host, port = check_target(address, "TLS server")
+    cafile = _check_pem_file(cafile, "CA file")
+    if not isinstance(servername, str) or not servername:
+        raise ArgumentTypeError(f"The servername must be the name the certificate is for, such as 'localhost', "
+                                f"but got {servername!r}.")
+    if not isinstance(send, (bytes, bytearray)):
+        raise ArgumentTypeError(f"send must be the bytes of one line, but got {send!r} (a {type(send).__name__}); "
+                                f"for example send=b'hello\\n'.")
+    if isinstance(extra, (str, bytes)) or not all(isinstance(word, str) for word in extra):
+        raise ArgumentTypeError(f"extra must be a tuple of more openssl arguments, but got {extra!r}; "
+                                f"for example extra=('-tls1_2',).")
+    timeout = check_seconds(timeout, "timeout", none_ok=False, example=S_CLIENT_TIMEOUT)
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise MissingFileError("The openssl program is not installed (or not on PATH), so there is no outside "
+                               "client to try; install it with your package manager (apt install openssl).")
+    command = [openssl, "s_client", "-connect", host_port(host, port), "-servername", servername,
+               "-CAfile", cafile, "-verify_return_error", *extra]
+    expected = bytes(send).strip().decode(errors="replace")
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines, got_reply = [], False
+    deadline = time.monotonic() + timeout
+    try:
+        try:
+            process.stdin.write(bytes(send))
+            process.stdin.flush()
+        except BrokenPipeError:
+            pass  # s_client gave up early (a failed verification): its output says why
+        # Until the line is back, then (stdin closed) until s_client has said all it says.
+        for until_reply in (True, False):
+            while (left := deadline - time.monotonic()) > 0:
+                try:
+                    line = read_line(process, left)
+                except EOFError:
+                    break
+                if line is None:
+                    break
+                lines.append(line)
+                if until_reply and expected and line.strip() == expected:
+                    got_reply = True
+                    break
+            if until_reply:
+                try:
+                    process.stdin.close()
+                except BrokenPipeError:
+                    pass
+    finally:
+        said = end_process(process, max(1.0, deadline - time.monotonic()))
+    stdout = "".join(f"{line}\n" for line in lines)
+    return SClientResult([os.path.basename(command[0]), *command[1:]], process.returncode, stdout, said,
+                         got_reply)
+
+
+# -- iperf3 -------------------------------------------------------------------------------
+def _free_port() -> int:
+    # iperf3 has no "port 0", so a port is asked of the kernel and handed on. Another
+    # program could take it in between (CPython's socket_helper warns of the same race);
+    # on loopback, in a test run, that is rare enough, and iperf3 then says so.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def iperf3_gbps(seconds: float) -> float | None:
+    """iperf3's loopback throughput in Gbit/s (its receiver's figure), or None if iperf3 is not installed."""
+    seconds = check_seconds(seconds, "seconds", none_ok=False, example=2.0)
+    program = shutil.which("iperf3")
+    if program is None:
+        return None
+    port = _free_port()
+    server = subprocess.Popen([program, "-s", "-1", "-B", "127.0.0.1", "-p", str(port), "--forceflush"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        if not _says(server, "listening", IPERF3_START_TIMEOUT):
+            raise PeerError(f"iperf3 -s did not start listening within {IPERF3_START_TIMEOUT} s.")
+        # iperf3 reads -t as whole seconds, and 0 would mean "until stopped".
+        whole = str(max(1, round(seconds)))
+        try:
+            done = subprocess.run([program, "-c", "127.0.0.1", "-p", str(port), "-J", "-t", whole],
+                                  capture_output=True, text=True, timeout=seconds + 30, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise PeerError(f"iperf3 -c did not finish within {seconds + 30:.0f} s.") from None
+        try:
+            result = json.loads(done.stdout)
+        except ValueError:
+            raise PeerError(f"iperf3 -c printed no JSON (exit code {done.returncode}): "
+                            f"{(done.stderr or done.stdout).strip()[-300:]!r}") from None
+        if "error" in result:
+            raise PeerError(f"iperf3 said: {result['error']}")
+        return result["end"]["sum_received"]["bits_per_second"] / 1e9
+    finally:
+        # -1: the server ends after one test; after a failure it is ended here.
+        end_process(server, 10.0)
+
+
+def _says(process: subprocess.Popen, word: str, timeout: float) -> bool:
+    """True once a line of the program's output holds `word` (any case), within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = read_line(process, left)
+        except EOFError:
+            return False
+        if line is not None and word in line.lower():
+            return True
+    return False

@@ -1,0 +1,203 @@
+"""Tests of the many-clients measurement (sockcourse.manyclients): real server and client processes.
+
+Its results must say plainly what happened, failures included; its bad
+input is refused in a sentence before any process starts; and its clients
+never reach past loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+import threading
+
+import psutil
+import pytest
+
+from sockcourse import manyclients, models
+from sockcourse.core.errors import ArgumentError, MissingFileError
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def model_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("sockcourse-model-")]
+
+
+def children() -> list:
+    return [p for p in psutil.Process().children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_the_model_names_are_those_of_the_models():
+    assert manyclients.MODEL_NAMES == tuple(models.MODELS) == ("iterative", "threads", "selectors", "asyncio")
+
+
+# -- the measurement --------------------------------------------------------------------
+def test_messages_differ_per_connection_and_have_the_asked_size():
+    messages = {manyclients.message_for(i, 64) for i in range(1000)}
+    assert len(messages) == 1000 and all(len(m) == 64 for m in messages)
+    assert manyclients.message_for(3, 5) == b"00000"  # shorter than its number: still the size asked
+
+
+def test_measure_serves_and_counts_what_the_server_held():
+    run = manyclients.measure("threads", 50, stall=2.0)
+    assert run.ok and run.echoed == 50 and not run.failed and not run.wrong, run
+    assert run.held == 50, "the server should hold all 50 connections at the barrier"
+    assert run.threads == 52, "50 conversations, the accepting thread and the main thread"
+    assert run.seconds > 0 and run.memory_mib is not None and run.server_error is None
+
+    run = manyclients.measure("selectors", 50, stall=2.0)
+    assert run.ok and run.held == 50 and run.threads == 2, run
+
+
+def test_measure_reports_an_iterative_server_that_cannot_hold_two_clients():
+    run = manyclients.measure("iterative", 3, stall=0.3)
+    assert not run.ok and run.echoed == 1 and run.held == 1, run
+    assert "nothing moved for 0.3 s, with 2 of 3 connections still waiting" in run.gave_up
+    assert run.seconds is None
+
+
+def test_measure_does_not_start_a_run_the_descriptor_limit_forbids():
+    soft, hard = manyclients.fd_limit()
+    if hard is None or hard >= manyclients.MAX_CLIENTS:
+        pytest.skip("this machine's hard descriptor limit is larger than any run the course allows")
+    run = manyclients.measure("asyncio", hard, stall=1.0)
+    assert not run.ok and run.note.startswith("not run:") and "hard RLIMIT_NOFILE" in run.note
+
+
+def test_sweep_stops_a_model_at_its_first_failure_and_max_clients_says_so(tmp_path):
+    seen = []
+    runs = manyclients.sweep(["iterative", "asyncio"], counts=(4, 1, 2), stall=0.3,
+                             progress=lambda model, clients, run: seen.append((model, clients, run is None)))
+    assert [(r.model, r.clients, r.ok) for r in runs] == [
+        ("iterative", 1, True), ("iterative", 2, False), ("asyncio", 1, True), ("asyncio", 2, True),
+        ("asyncio", 4, True)]
+    assert seen[:2] == [("iterative", 1, True), ("iterative", 1, False)]
+    assert manyclients.max_clients(runs) == {"iterative": 1, "asyncio": 4}
+
+    path = tmp_path / "runs.json"
+    manyclients.save(runs, path, command="a test")
+    loaded, about = manyclients.load(path)
+    assert loaded == runs and about == {"command": "a test"}
+
+
+def test_the_saved_results_shipped_with_the_course_load():
+    runs, about = manyclients.load(manyclients.MEASURED)
+    best = manyclients.max_clients(runs)
+    assert set(best) == set(manyclients.MODEL_NAMES)
+    assert "python -m sockcourse bench" in about["command"]
+    for key in ("tcp_gbps", "rtt_us", "max_clients"):
+        assert key in about["summary"]
+
+
+def test_waiting_times_show_who_waits_for_the_slow_client():
+    def ahead(rows):
+        slow = next(row for row in rows if row["slow"])
+        return sum(row["answered"] < slow["answered"] for row in rows if not row["slow"])
+
+    iterative = manyclients.waiting_times("iterative", clients=3, slow=0.15)
+    threads = manyclients.waiting_times("threads", clients=3, slow=0.15)
+    assert all(row["ok"] for row in iterative + threads)
+    assert ahead(iterative) == 0, "behind an iterative server, everyone waits for the slow client"
+    assert ahead(threads) == 2, "with a thread per client, nobody waits for the slow one"
+    assert not model_threads()
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: manyclients.measure("forking", 10), "Unknown model 'forking'"),
+    (lambda: manyclients.measure("threads", 0), "from 1 to 100,000"),
+    (lambda: manyclients.measure("threads", 10, stall=-1), "stall must be a positive"),
+    (lambda: manyclients.measure("threads", 10, size=0), "message size"),
+    (lambda: manyclients.measure("threads", 10, host="10.0.0.1"), "not a loopback address"),
+    (lambda: manyclients.measure("threads", 10, stall=math.inf), "stall must be a finite number of seconds"),
+    (lambda: manyclients.measure("threads", 10, time_limit=math.nan), "time_limit must be a finite number"),
+    (lambda: manyclients.waiting_times("threads", slow=math.inf), "slow must be a finite number"),
+    (lambda: manyclients.sweep(["threads", "forking"]), "Unknown model 'forking'"),
+])
+def test_measure_refuses_bad_input_with_a_sentence(call, words):
+    with pytest.raises(ValueError, match=words):
+        call()
+    assert children() == [], "refused before any process started"
+
+
+def test_the_clients_process_raises_its_own_descriptor_limit():
+    soft, hard = manyclients.fd_limit()
+    if hard is None:
+        pytest.skip("no RLIMIT_NOFILE on this system")
+    import resource
+    import subprocess
+    import sys
+    code = ("from sockcourse import manyclients; import resource; manyclients.raise_fd_limit(); "
+            "print(*resource.getrlimit(resource.RLIMIT_NOFILE))")
+    low = min(256, hard)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30,
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (low, hard)))
+    new_soft, new_hard = map(int, done.stdout.split())
+    assert new_hard == hard
+    if hard == resource.RLIM_INFINITY:
+        assert new_soft > low
+    else:
+        assert new_soft == hard, "the soft limit should have been raised to the hard one"
+
+
+# -- the clients never leave loopback --------------------------------------------------------
+@pytest.mark.parametrize("host", ["10.0.0.1", "8.8.8.8", "0.0.0.0", "example.com", "::"])
+def test_drive_refuses_other_hosts_before_any_socket_exists(host, monkeypatch):
+    made = []
+    real_socket = socket.socket
+
+    def counting_socket(*args, **kwargs):
+        made.append(args)
+        return real_socket(*args, **kwargs)
+
+    monkeypatch.setattr(manyclients.socket, "socket", counting_socket)
+    with pytest.raises(ValueError, match=r"The host .* (loopback|every network interface)"):
+        manyclients.drive(host, 9, 3)
+    assert made == [], "no socket may be made for another host"
+
+
+def test_drive_reaches_a_loopback_server():
+    # The same call on loopback does make its sockets and gets its echoes: the refusal above is the check's.
+    with models.start("threads") as server:
+        report = manyclients.drive("127.0.0.1", server.port, 5, stall=2.0, time_limit=10.0)
+    assert report["echoed"] == 5 and report["failed"] == {} and report["seconds"] > 0
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: manyclients.drive("127.0.0.1", 0, 3), "Port 0 is not an address to connect to"),
+    (lambda: manyclients.drive("127.0.0.1", 70000, 3), "out of range"),
+    (lambda: manyclients.drive("127.0.0.1", 4000, 0), "number of clients must be a whole number from 1"),
+    (lambda: manyclients.drive("127.0.0.1", 4000, 3, stall=math.nan), "stall must be a finite number"),
+    (lambda: manyclients.drive("127.0.0.1", 4000, 3, in_flight=0), "in_flight must be a whole number"),
+])
+def test_drive_refuses_bad_input_with_a_sentence(call, words):
+    with pytest.raises(ValueError, match=words):
+        call()
+
+
+# -- saved runs ------------------------------------------------------------------------------------
+def test_load_and_save_say_what_is_wrong_with_the_file(tmp_path):
+    with pytest.raises(MissingFileError, match=r"There is no file '.*nothing.json' to load runs from"):
+        manyclients.load(tmp_path / "nothing.json")
+    garbage = tmp_path / "garbage.json"
+    garbage.write_bytes(b"\x00\xffnot json at all")
+    with pytest.raises(ArgumentError, match=r"The file '.*garbage.json' is not JSON"):
+        manyclients.load(garbage)
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"runs": [{"model": "threads", "colour": "blue"}]}))
+    with pytest.raises(ArgumentError, match=r"is JSON, but not runs written by manyclients.save\(\)"):
+        manyclients.load(other)
+    other.write_text("[1, 2, 3]")
+    with pytest.raises(ArgumentError, match=r"is JSON, but not runs written by manyclients.save\(\)"):
+        manyclients.load(other)
+    run = manyclients.Run("threads", 1, ok=True)
+    with pytest.raises(MissingFileError, match=r"the folder '.*no-such-dir' does not exist"):
+        manyclients.save([run], tmp_path / "no-such-dir" / "runs.json")
+    with pytest.raises(TypeError, match=r"save\(\) takes a list of manyclients.Run"):
+        manyclients.save(["threads"], tmp_path / "runs.json")
+    with pytest.raises(TypeError, match=r"cannot be written as JSON"):
+        manyclients.save([run], tmp_path / "runs.json", when=object())
+    assert not (tmp_path / "runs.json").exists(), "nothing half-written"
+    manyclients.save([run], tmp_path / "runs.json", command="a test")
+    assert manyclients.load(tmp_path / "runs.json") == ([run], {"command": "a test"})
