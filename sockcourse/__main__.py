@@ -1,4 +1,4 @@
-"""Makes `python -m sockcourse ...` run the course's command line (see cli.py)."""
+"""Makes `python -m sockcourse ...` run the course's command line (see sockcourse/cli/)."""
 
 from .cli import main
 

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 import pytest
 
-from sockcourse.bench import suite as bench_cli
+from sockcourse.bench.c_peer import c_ping_pong
 from sockcourse.peers import toolchains as cbuild
+from sockcourse.peers.outside import iperf3_gbps
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -26,9 +29,9 @@ NUMBER_KEYS = ("tcp_gbps", "iperf3_gbps", "throughput_ratio", "rtt_us", "c_rtt_u
 has_compiler = pytest.mark.skipif(cbuild.compiler() is None, reason="no C compiler on this machine")
 
 
-def run_cli(*args, timeout=150):
+def run_cli(*args, timeout=150, env=None):
     return subprocess.run([sys.executable, "-m", "sockcourse", *args], capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env=None if env is None else {**os.environ, **env})
 
 
 @pytest.fixture(scope="module")
@@ -93,18 +96,65 @@ def test_bench_is_listed_among_the_commands():
 
 
 def test_iperf3_is_measured_where_installed_and_none_otherwise():
-    value = bench_cli.iperf3_gbps(0.5)
+    value = iperf3_gbps(0.5)
     if value is None:
-        assert bench_cli.shutil.which("iperf3") is None
+        assert shutil.which("iperf3") is None
     else:
         assert value > 0
+
+
+def test_a_compiler_that_fails_is_a_warning_not_a_traceback():
+    # `false` is a real program that exits with 1 and prints nothing: a compiler that exists and fails.
+    if shutil.which("false") is None:
+        pytest.skip("this machine has no 'false' program to stand for a broken compiler")
+    done = run_cli("bench", "--quick", "--json", env={"CC": "false"})
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert done.returncode == 0, f"a broken yardstick is no failure of the course:\n{done.stderr[-2000:]}"
+    warnings = [line for line in done.stderr.splitlines() if ": warning: C round trips:" in line]
+    assert len(warnings) == 1, done.stderr[-2000:]
+    assert "false" in warnings[0] and "c_rtt_us is null" in warnings[0], warnings[0]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["c_rtt_us"] is None and result["rtt_ratio"] is None
+    assert result["rtt_us"] is not None, "the Python round trips are measured all the same"
+    # The run went on past the C step: the many-clients step ran and found every model.
+    assert "many clients" in done.stderr and result["max_clients"]["iterative"] == 1, result
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda d: d / "no-such-folder" / "x.json", ["does not exist", "no-such-folder"]),
+    (lambda d: d, ["is a folder", "measured.json"]),
+    (lambda d: (d / "a-file").write_text("") or d / "a-file" / "x.json", ["does not exist", "a-file"]),
+    (lambda d: "", ["--save", "''"]),
+])
+def test_a_bad_save_path_is_refused_before_anything_is_measured(tmp_path, make, words):
+    path = make(tmp_path)
+    started = time.monotonic()
+    done = run_cli("bench", "--quick", "--save", str(path), timeout=60)
+    assert done.returncode == 2 and done.stdout == "", (done.returncode, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    assert "[1/" not in done.stderr, "nothing may be measured for a path that cannot be written"
+    assert time.monotonic() - started < 30
+
+
+def test_a_save_path_that_is_fine_is_left_as_it_was_by_the_check(tmp_path):
+    from sockcourse.cli.bench import check_save_path
+
+    new, old = tmp_path / "new.json", tmp_path / "old.json"
+    old.write_text("earlier results\n")
+    check_save_path(str(new))
+    check_save_path(str(old))
+    assert not new.exists(), "the check must not leave an empty file behind"
+    assert old.read_text() == "earlier results\n", "the check must not empty an earlier file"
 
 
 @has_compiler
 @pytest.mark.parametrize("kind", ["tcp", "unix"])
 def test_the_c_ping_pong_builds_runs_and_cleans_up(kind):
     before = set(os.listdir(tempfile.gettempdir()))
-    samples = cbuild.c_ping_pong(kind, rounds=300, warmup=5)
+    samples = c_ping_pong(kind, rounds=300, warmup=5)
     assert len(samples) == 300 and all(0 < s < 1 for s in samples)
     after = set(os.listdir(tempfile.gettempdir()))
     assert not {name for name in after - before if name.startswith("sockcourse-")}, "a temp folder was left behind"
@@ -122,8 +172,8 @@ def test_the_c_program_refuses_bad_arguments_with_a_sentence():
 
 
 @pytest.mark.parametrize("call, words", [
-    (lambda: cbuild.c_ping_pong("udp"), "Unknown kind 'udp'"),
-    (lambda: cbuild.c_ping_pong("tcp", rounds=0), "rounds must be a whole number"),
+    (lambda: c_ping_pong("udp"), "Unknown kind 'udp'"),
+    (lambda: c_ping_pong("tcp", rounds=0), "rounds must be a whole number"),
     (lambda: cbuild.source("java"), "no C peer called 'java'"),
 ])
 def test_cbuild_refuses_bad_input_with_a_sentence(call, words):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import shutil
 import signal
 import socket
@@ -17,10 +18,13 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from sockcourse.cli.common import UsageError, option_words, whole_number
 
 pytestmark = [
     pytest.mark.timeout(60),
@@ -53,11 +57,11 @@ def _read_line(stream, timeout: float) -> str:
 
 
 @contextmanager
-def cli(*args: str, python_code: str | None = None):
-    """Run `python -m sockcourse ARGS` (or `python -c CODE`) and kill it if the test did not stop it."""
-    command = [sys.executable, "-c", python_code] if python_code else [sys.executable, "-m", "sockcourse", *args]
+def cli(*args: str, python_code: str | None = None, env: dict | None = None):
+    """Run `python -m sockcourse ARGS` (or `python -c CODE ARGS`) and kill it if the test did not stop it."""
+    command = [sys.executable, "-c", python_code, *args] if python_code else [sys.executable, "-m", "sockcourse", *args]
     proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=child_env())
+                            stderr=subprocess.PIPE, text=True, env={**child_env(), **(env or {})})
     try:
         yield proc
     finally:
@@ -236,6 +240,55 @@ def test_sigterm_stops_cleanly_and_a_second_signal_does_no_harm():
         assert_clean_exit(proc, out, err)
 
 
+# A shell starts a command with SIGHUP at its default action, and nohup with SIGHUP
+# ignored; this sets one of the two in the child itself, so the test does not depend on
+# what the test runner was started with, then runs `python -m sockcourse` as it is.
+_WITH_SIGHUP = ("import runpy, signal; signal.signal(signal.SIGHUP, signal.{action}); "
+                "runpy.run_module('sockcourse', run_name='__main__', alter_sys=True)")
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="this OS has no SIGHUP")
+def test_sighup_of_a_closing_terminal_stops_cleanly_and_removes_the_socket_file(short_dir):
+    path = str(short_dir / "hup.sock")
+    with cli("serve", "echo", "--unix", path, python_code=_WITH_SIGHUP.format(action="SIG_DFL")) as proc:
+        assert start(proc) == path
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.settimeout(SOCKET_TIMEOUT)
+            client.connect(path)
+            client.sendall(b"hang up")
+            assert client.recv(1024) == b"hang up"
+            # Killed by the signal, the child would exit with -SIGHUP and leave the file behind.
+            out, err = stop(proc, signal.SIGHUP)
+        assert_clean_exit(proc, out, err)
+    assert not os.path.exists(path), "the socket file must be removed on SIGHUP too"
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="this OS has no SIGHUP")
+def test_sighup_removes_the_tls_key_folder(short_dir):
+    # The certificate authority keeps the server's private key in a folder under TMPDIR.
+    tmp = short_dir / "tmp"
+    tmp.mkdir()
+    with cli("serve", "echo", "--tls", python_code=_WITH_SIGHUP.format(action="SIG_DFL"),
+             env={"TMPDIR": str(tmp)}) as proc:
+        start(proc)
+        assert list(tmp.iterdir()), "while the server runs, its key folder is in TMPDIR"
+        assert_clean_exit(proc, *stop(proc, signal.SIGHUP))
+    assert list(tmp.iterdir()) == [], "the key folder must be removed on SIGHUP"
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="this OS has no SIGHUP")
+def test_a_server_started_with_sighup_ignored_outlives_its_terminal_as_nohup_asks():
+    with cli("serve", "echo", python_code=_WITH_SIGHUP.format(action="SIG_IGN")) as proc:
+        address = host_port(start(proc))
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)  # a handler that stopped the server would have done so by now
+        assert proc.poll() is None, "nohup asked the server to survive SIGHUP"
+        with socket.create_connection(address, timeout=SOCKET_TIMEOUT) as client:
+            client.sendall(b"still here")
+            assert client.recv(1024) == b"still here"
+        assert_clean_exit(proc, *stop(proc, signal.SIGTERM))
+
+
 def test_a_failing_handler_exits_1_with_one_line():
     # The stock handlers do not fail, so this child adds one that does, then runs the real main().
     code = (
@@ -300,9 +353,42 @@ def test_a_host_other_than_loopback_is_refused(host):
     assert "127.0.0.1" in line and "host=" not in line
 
 
-@pytest.mark.parametrize("port", ["70000", "-1", "http"])
+@pytest.mark.parametrize("port", ["70000", "-1", "http", "\u00b2", "1" * 5000])
 def test_a_bad_port_is_refused(port):
-    assert_refused(run_to_end("serve", "echo", "--port", port), port, "65535")
+    # '\u00b2' (a superscript two) passes str.isdigit() and then fails int(): it once gave a traceback.
+    line = assert_refused(run_to_end("serve", "echo", "--port", port), "--port", "65535")
+    assert port in line or len(port) > 100, line
+
+
+def _stale_socket(folder: Path) -> str:
+    path = str(folder / "stale.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.bind(path)  # closed without unlink: the file stays, as after a crash
+    return path
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda d: "", ["''", "--unix"]),
+    (lambda d: str(d / ("x" * 120)), ["bytes", "shorter path"]),
+    (lambda d: str(d / "no-such-folder" / "s.sock"), ["No such file", "--unix"]),
+    (lambda d: str(d), ["not a socket"]),
+    (_stale_socket, ["stale", "rm "]),
+])
+def test_unix_path_errors_speak_in_options_not_keyword_arguments(short_dir, make, words):
+    line = assert_refused(run_to_end("serve", "echo", "--unix", make(short_dir)), *words)
+    # Leaving out --unix means TCP on the command line, not "a path the course makes".
+    assert re.search(r"\b\w+=", line) is None, f"a keyword argument in a command-line error: {line}"
+    assert "path out" not in line and "temporary directory" not in line, line
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["serve", "echo", "--bogus"], ["--bogus", "--help"]),
+    (["serve"], ["HANDLER", "serve --help"]),
+    (["serve", "echo", "--port"], ["--port", "expected one argument"]),
+    (["link"], ["--to", "link --help"]),
+])
+def test_a_mistake_argparse_finds_is_one_line_too(argv, words):
+    assert_refused(run_to_end(*argv), *words)
 
 
 def test_an_existing_file_at_the_unix_path_is_refused_and_kept(short_dir):
@@ -321,8 +407,11 @@ def test_unix_with_a_port_is_refused(short_dir):
     assert_refused(run_to_end("serve", "echo", "--unix", str(short_dir / "s"), "--port", "5"), "--port")
 
 
-def test_a_stream_only_handler_with_udp_is_refused():
-    assert_refused(run_to_end("serve", "hangup", "--udp"), "'hangup'", "--udp")
+@pytest.mark.parametrize("where", [[], ["--unix", "/tmp/never-made.sock"]])
+def test_a_stream_only_handler_with_udp_is_refused(where):
+    # serve() refuses it; its sentence reaches the terminal in option words.
+    line = assert_refused(run_to_end("serve", "hangup", "--udp", *where), "'hangup'", "drop --udp", "echo")
+    assert "transport=" not in line and "handler(" not in line, line
 
 
 def test_no_command_shows_the_usage():
@@ -348,3 +437,65 @@ def test_the_console_script_runs_the_same_main():
     result = subprocess.run([str(script), "serve", "--help"], stdin=subprocess.DEVNULL,
                             capture_output=True, text=True, timeout=START_TIMEOUT)
     assert result.returncode == 0 and "usage: sockcourse serve" in result.stdout
+
+
+# -- the one translator of the package's sentences, as a pure function ----------------
+LINK_WORDS = ("delay", "jitter", "loss", "duplicate", "reorder", "chunk", "gap", "reset_after", "rto",
+              "host", "port", "seed")
+
+
+@pytest.mark.parametrize("sentence, kwargs, expected", [
+    ("The address 127.0.0.1 port 80 is in use; use port=0 to let the kernel choose a free port.", {},
+     "The address 127.0.0.1 port 80 is in use; use --port 0 to let the kernel choose a free port."),
+    ("use host='127.0.0.1' (IPv4 loopback) or host='::1' (IPv6 loopback)", {},
+     "use --host 127.0.0.1 (IPv4 loopback) or --host ::1 (IPv6 loopback)"),
+    ("The path '/x' is taken by a file that is not a socket; pick another path, "
+     "or leave path=None for one in a private temporary directory.", {},
+     "The path '/x' is taken by a file that is not a socket; pick another path."),
+    ("use a shorter path (for example in /tmp), or leave the path out and the course makes a short one "
+     "in a private temporary directory.", {}, "use a shorter path (for example in /tmp)."),
+    ("remove it with os.unlink(path), or leave path=None.", {"path": "/tmp/a b.sock"},
+     "remove it with rm '/tmp/a b.sock'."),
+    ("The handler 'hangup' acts on a connection, and datagrams (transport='unix_dgram') have none; "
+     "use transport='tcp', or pick one that works with datagrams (echo, upper), or write "
+     "handler(sock, data, address).", {},
+     "The handler 'hangup' acts on a connection, and datagrams (--unix with --udp) have none; "
+     "drop --udp, or pick one that works with datagrams (echo, upper)."),
+    # The link's sentences: seconds become the milliseconds the options take.
+    ("The setting rto=0.05 means nothing on a UDP link: UDP never retransmits; leave rto out.",
+     {"options": LINK_WORDS, "ms": ("delay", "jitter", "gap", "rto")},
+     "The setting --rto 50 means nothing on a UDP link: UDP never retransmits; leave --rto out."),
+    ("for example delay=0.05 (50 ms), or loss=0.1 (10 %)", {"options": LINK_WORDS, "ms": ("delay",)},
+     "for example --delay 50, or --loss 0.1 (10 %)"),
+    ("use chunk=None to pass data on as it comes, or reset_after=100; use transport='udp' to see duplicates",
+     {"options": LINK_WORDS}, "leave --chunk out to pass data on as it comes, or --reset-after 100; "
+                              "add --udp to see duplicates"),
+    # Nothing to reword: the sentence stays as it is, and names that are no option stay too.
+    ("The handler 'x' raised RuntimeError: boom; connect with server_hostname='localhost'.", {},
+     "The handler 'x' raised RuntimeError: boom; connect with server_hostname='localhost'."),
+])
+def test_option_words_turns_api_advice_into_option_advice(sentence, kwargs, expected):
+    assert option_words(sentence, **kwargs) == expected
+
+
+@pytest.mark.parametrize("text, expected", [("0", 0), ("65535", 65535), ("8080", 8080)])
+def test_whole_number_reads_ascii_digits(text, expected):
+    assert whole_number(text, "--port", low=0, high=65535, example="--port 0") == expected
+
+
+@pytest.mark.parametrize("text, words", [
+    ("\u00b2", "'\u00b2'"), ("\u0661", "'\u0661'"), ("", "''"), ("+5", "'+5'"), (" 5", "' 5'"), ("5.0", "'5.0'"),
+    ("-1", "'-1'"), ("65536", "'65536'"), ("9" * 5000, "5000 digits long"),
+])
+def test_whole_number_refuses_anything_else_with_one_sentence(text, words):
+    with pytest.raises(UsageError) as caught:
+        whole_number(text, "--port", low=0, high=65535, example="--port 0")
+    message = str(caught.value)
+    assert words in message and "--port" in message and "0 to 65535" in message, message
+    assert caught.value.__cause__ is None or caught.value.__suppress_context__
+
+
+def test_whole_number_takes_a_sign_only_where_negatives_make_sense():
+    assert whole_number("-3", "--seed", example="--seed 1") == -3
+    with pytest.raises(UsageError, match="'-3'"):
+        whole_number("-3", "--chunk", low=1, example="--chunk 10")

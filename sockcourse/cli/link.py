@@ -1,25 +1,22 @@
 """The `link` command: a fault-injecting relay in front of a server, from a terminal.
 
 `python -m sockcourse link --to 127.0.0.1:5000 --loss 0.1` starts
-`sockcourse.link.link()` and keeps it running until Ctrl-C (SIGINT) or
-SIGTERM, so that a slow, lossy or choppy network can sit between netcat (or
-a learner's script) and a server. It follows cli.py's convention: `add_parser`
-sets up the subcommand, `run` runs it and returns the exit code, and bad
-input raises cli.UsageError, which cli.main() prints as one sentence.
-Times are given in milliseconds here, as people type them; the link takes seconds.
+`sockcourse.link.link()` and keeps it running until Ctrl-C (SIGINT), SIGTERM
+or SIGHUP (the terminal closed), so that a slow, lossy or choppy network can
+sit between netcat (or a learner's script) and a server. Times are given in
+milliseconds here, as people type them; the link takes seconds.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import textwrap
 
-from ..core.errors import SockcourseError
+from ..core.addresses import host_port, peer_text
 from ..core.checks import check_loopback_host
-from ..link import ACTIONS, MAX_DELAY, link
-
-EXIT_OK, EXIT_FAILED = 0, 1
+from ..core.errors import SockcourseError
+from ..link import MAX_DELAY, link, summary
+from .common import EXIT_FAILED, EXIT_OK, StopSignals, UsageError, one_line, option_words, say, whole_number
 
 # option -> (setting, how to read it, what it takes in words, an example)
 _OPTIONS = {
@@ -33,10 +30,13 @@ _OPTIONS = {
     "reset_after": ("reset_after", "whole", "a whole number of bytes", "--reset-after 100"),
     "rto": ("rto", "ms", "a number of milliseconds", "--rto 200"),
 }
+#: The link's keyword arguments that are options of this command, for option_words().
+_WORDS = (*_OPTIONS, "host", "port", "seed")
+_MILLISECONDS = tuple(option for option, (_, kind, _, _) in _OPTIONS.items() if kind == "ms")
 
 
 def add_parser(subparsers, prog: str) -> None:
-    """Add the `link` subcommand to cli.py's subparsers."""
+    """Add the `link` subcommand; `prog` names the program in the examples."""
     sub = subparsers.add_parser(
         "link",
         help="put a slow, lossy or choppy network in front of a server until you press Ctrl-C",
@@ -46,7 +46,8 @@ def add_parser(subparsers, prog: str) -> None:
             "pieces and a reset (TCP). On TCP a lost piece is not lost for the program: it arrives "
             "after a retransmission timeout, and everything behind it waits. The link listens on "
             "loopback only and forwards only to loopback. Its first line of output says where it "
-            "listens; point your client there. Press Ctrl-C (or send SIGTERM) to stop it.", width=78),
+            "listens; point your client there. Press Ctrl-C (or send SIGTERM, or close the "
+            "terminal) to stop it.", width=78),
         epilog="\n".join([
             "examples:",
             f"  {prog} serve echo",
@@ -83,54 +84,48 @@ def add_parser(subparsers, prog: str) -> None:
     sub.set_defaults(run=run, prog=sub.prog)
 
 
-def _usage_error(message: str) -> Exception:
-    from . import UsageError  # imported here: cli.py imports this module
-    return UsageError(message)
-
-
 def parse_target(text: str) -> tuple[str, int]:
-    """'127.0.0.1:5000', '[::1]:5000' or '5000' -> (host, port); the link checks the rest."""
+    """'127.0.0.1:5000', '[::1]:5000' or '5000' -> (host, port) on loopback; a UsageError otherwise."""
     host, port = "127.0.0.1", text
     if text.startswith("["):
         host, _, port = text[1:].partition("]")
         port = port[1:] if port.startswith(":") else ""
     elif ":" in text:
         host, _, port = text.rpartition(":")
-    if not port.isdigit() or not host or int(port) == 0:
-        raise _usage_error(
-            f"The option --to takes the HOST:PORT of a running server, such as 127.0.0.1:5000, "
-            f"but got {text!r}; copy the "
-            f"address that '... serve' printed after 'listening on'."
-        )
+    # ASCII digits only: '²' passes str.isdigit() and then fails int().
+    if not (port.isascii() and port.isdigit()) or not host or not 0 < int(port) <= 65535:
+        raise UsageError(
+            f"The option --to takes the HOST:PORT of a running server, such as 127.0.0.1:5000 "
+            f"(a port from 1 to 65535), but got {text!r}; copy the address that '... serve' "
+            f"printed after 'listening on'.")
     try:
         host = check_loopback_host(host)
     except (TypeError, ValueError):
-        raise _usage_error(
+        raise UsageError(
             f"The link forwards only to servers on this machine's loopback interface, but --to names "
-            f"{host!r}; start the server here ('... serve echo') and pass --to 127.0.0.1:PORT."
-        ) from None
+            f"{host!r}; start the server here ('... serve echo') and pass --to 127.0.0.1:PORT.") from None
     return host, int(port)
 
 
 def _number(option: str, text: str):
     setting, kind, what, example = _OPTIONS[option]
     flag = "--" + option.replace("_", "-")
+    if kind == "whole":
+        lowest = 1 if option == "chunk" else 0
+        return setting, whole_number(text, flag, low=lowest, example=example,
+                                     hint=f"for example {example}, or leave {flag} out for none")
     try:
-        value = int(text, 10) if kind == "whole" else float(text)
+        value = float(text)
     except ValueError:
-        raise _usage_error(f"The option {flag} takes {what}, but got {text!r}; for example {example}.") from None
+        raise UsageError(f"The option {flag} takes {what}, but got {text!r}; for example {example}.") from None
     if kind == "ms":
         lowest = 1 if option == "rto" else 0
         highest = 1000 if option == "gap" else MAX_DELAY * 1000
+        # Written so that NaN fails too: every comparison with NaN is false.
         if not lowest <= value <= highest:
-            raise _usage_error(f"The option {flag} takes {what} from {lowest} to {highest:.0f}, "
-                               f"but got {text!r}; for example {example}.")
+            raise UsageError(f"The option {flag} takes {what} from {lowest} to {highest:.0f}, "
+                             f"but got {text!r}; for example {example}.")
         value /= 1000
-    elif kind == "whole":
-        lowest = 1 if option == "chunk" else 0
-        if value < lowest:
-            raise _usage_error(f"The option {flag} takes {what}, {lowest} or more, but got {text!r}; "
-                               f"for example {example}, or leave {flag} out for none.")
     return setting, value
 
 
@@ -145,62 +140,43 @@ def settings_from(args) -> dict:
     return settings
 
 
-def _whole(text, flag: str, example: str) -> int:
-    if text is None:
-        return 0
-    try:
-        return int(text, 10)
-    except ValueError:
-        raise _usage_error(f"The option {flag} takes a whole number, but got {text!r}; for example {example}.") from None
-
-
 def run(args) -> int:
-    """Run the link until SIGINT or SIGTERM; return the exit code."""
-    from . import StopSignals
-
+    """Run the link until a stop signal; return the exit code."""
     target = parse_target(args.to)
     settings = settings_from(args)
     transport = "udp" if args.udp else "tcp"
-    where = {"host": args.host or "127.0.0.1", "port": _whole(args.port, "--port", "--port 0"),
-             "seed": _whole(args.seed, "--seed", "--seed 1")}
-    with StopSignals() as stop_signals:
+    port = 0 if args.port is None else whole_number(args.port, "--port", low=0, high=65535, example="--port 0",
+                                                    hint="try --port 0 to let the kernel choose a free port")
+    seed = 0 if args.seed is None else whole_number(args.seed, "--seed", example="--seed 1")
+    with StopSignals("link") as stop_signals:
         try:
-            relay = link(target, transport=transport, **where, **settings)
+            relay = link(target, transport=transport, host="127.0.0.1" if args.host is None else args.host,
+                         port=port, seed=seed, **settings)
         except (SockcourseError, ValueError, TypeError, OSError) as exc:
-            raise _usage_error(_as_options(str(exc))) from None
+            raise UsageError(option_words(str(exc), options=_WORDS, ms=_MILLISECONDS)) from None
+        failure = None
         try:
-            host, port = relay.address
-            print(f"listening on {f'[{host}]' if ':' in host else host}:{port}", flush=True)
-            print(_hint(relay, settings), file=sys.stderr, flush=True)
+            print(f"listening on {peer_text(relay.address)}", flush=True)
+            say(_hint(relay, settings))
             stop_signals.wait()
         finally:
             try:
                 relay.stop()
             except SockcourseError as exc:
-                print(f"{args.prog}: error: {exc}", file=sys.stderr, flush=True)
-                return EXIT_FAILED
-    print(summary(relay.counts()), file=sys.stderr, flush=True)
+                failure = exc
+    if failure is not None:
+        say(f"{args.prog}: error: {one_line(failure)}")
+        return EXIT_FAILED
+    say(f"The link stopped; what it did: {summary(relay.counts())}.")
     return EXIT_OK
-
-
-def _as_options(message: str) -> str:
-    # The link's sentences name keyword arguments; on the command line they are options.
-    message = message.replace("use transport='udp'", "add --udp").replace("use transport='tcp'", "drop --udp")
-    for name in [*_OPTIONS, "host", "port", "seed"]:
-        message = message.replace(f"{name}=", f"--{name.replace('_', '-')} ")
-    return message
 
 
 def _hint(relay, settings: dict) -> str:
     faults = ", ".join(
-        f"{name} {value * 1000:g} ms" if name in ("delay", "jitter", "rto", "gap") else f"{name} {value:g}"
+        f"{name} {value * 1000:g} ms" if name in _MILLISECONDS else f"{name} {value:g}"
         for name, value in settings.items()) or "no faults"
-    client = f"nc{' -u' if relay.transport == 'udp' else ''} {relay.host} {relay.port}"
-    return (f"Relaying {relay.transport.upper()} to {relay.target[0]}:{relay.target[1]} with {faults}; "
+    host, port = relay.address[:2]
+    client = f"nc{' -u' if relay.transport == 'udp' else ''} {host} {port}"
+    return (f"Relaying {relay.transport.upper()} to {host_port(*relay.target[:2])} with {faults}; "
             f"try '{client}' in another terminal. Press Ctrl-C to stop.")
 
-
-def summary(counts: dict) -> str:
-    """One line that says what the link did, for the end of a run."""
-    done = [f"{counts[action]} {action}" for action in ACTIONS if counts.get(action)]
-    return f"The link stopped; what it did: {', '.join(done) or 'nothing passed through it'}."
