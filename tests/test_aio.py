@@ -614,3 +614,19 @@ def test_serve_async_on_a_unix_path_removes_it(short_tmp):
             assert recv_exactly(client, 5) == b"local"
     assert not os.path.exists(path)
     aio.loop_thread().stop()
+
+
+def test_a_coroutines_own_timeout_error_is_not_reworded_as_the_loops_limit():
+    async def gives_up():
+        raise TimeoutError("the coroutine's own limit")
+
+    async def sleeps():
+        await asyncio.sleep(5)
+
+    with pytest.raises(TimeoutError, match="the coroutine's own limit") as own:
+        aio.run(gives_up(), timeout=5)
+    assert not isinstance(own.value, SockcourseError)
+    with pytest.raises(TimeoutError, match=r"did not finish within 0.1 s") as limit:
+        aio.run(sleeps(), timeout=0.1)
+    assert isinstance(limit.value, SockcourseError)
+    aio.loop_thread().stop()

@@ -134,6 +134,12 @@ class NotRunningError(SockcourseError, RuntimeError):
     fault = Fault.CALLER
 
 
+class TimeLimitError(SockcourseError, TimeoutError):
+    """Something the course waited for did not finish in its time (`except TimeoutError` catches it)."""
+
+    fault = Fault.CALLER
+
+
 # -- the machine's ------------------------------------------------------------------
 class BindError(SockcourseError, OSError):
     """The kernel refused to bind a course socket; the message says why and what to do."""

@@ -28,7 +28,7 @@ import threading
 import time
 
 from .checks import check_seconds
-from .errors import ArgumentTypeError, NotRunningError, SockcourseError, UsageError
+from .errors import ArgumentTypeError, NotRunningError, SockcourseError, TimeLimitError, UsageError
 from .lifecycle import Stoppable
 from .limits import START_TIMEOUT
 
@@ -38,10 +38,6 @@ __all__ = ["LoopThread", "TimeLimitError", "cancel_and_wait", "loop_thread", "ru
 #: often (seconds): one cancellation lost in a race must not look like a task
 #: that refuses to end.
 RECANCEL_EVERY = 0.05
-
-
-class TimeLimitError(SockcourseError, TimeoutError):
-    """A coroutine given to a loop thread did not finish in its time (`except TimeoutError` catches it)."""
 
 
 class LoopThread(Stoppable):
@@ -213,15 +209,18 @@ class LoopThread(Stoppable):
         if self._thread is threading.current_thread():
             if inspect.iscoroutine(coro):
                 coro.close()
-            raise UsageError(f"run() waits for the asyncio loop thread {self.name!r}, so a coroutine running on "
+            raise UsageError(f"The run() call waits for the asyncio loop thread {self.name!r}, so a coroutine running on "
                              f"that loop cannot call it (it would wait for itself); `await` the coroutine instead.")
         future = self.submit(coro)
         try:
             return future.result(timeout)
         except concurrent.futures.TimeoutError:
+            if future.done():
+                raise  # the coroutine's own TimeoutError (the same class since 3.11), not our limit
             future.cancel()
+            end = "" if hint.endswith((".", "?", "!")) else "."
             raise TimeLimitError(f"{what} did not finish within {timeout} s on the loop thread "
-                                 f"{self.name!r}, so it was cancelled; {hint}.") from None
+                                 f"{self.name!r}, so it was cancelled; {hint}{end}") from None
 
     @property
     def thread(self) -> threading.Thread | None:
