@@ -1,12 +1,17 @@
 """Measure what sockcourse's link adds to a TCP round trip when it injects no fault.
 
     python tools/bench_link.py [ROUND_TRIPS]
+    python tools/bench_link.py --stop CONNECTIONS
 
 A client ping-pongs one byte with an echo server (TCP_NODELAY on), once
 directly and once through `sockcourse.link.link()` with every fault off, and
 prints the median round trip of each and the difference. The two runs take
 turns in blocks, so a burst of load on the machine hits both alike. The
 target is at most 0.2 ms added per round trip.
+
+With --stop it opens CONNECTIONS idle connections through a link (at most
+the link's MAX_CONNECTIONS) and prints how long `stop()` takes to end them
+all; the target is STOP_TARGET_S.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ import sys
 import time
 
 from sockcourse import handlers, serve
-from sockcourse.link import link
+from sockcourse.link import MAX_CONNECTIONS, link
 
 #: Added median round trip, in milliseconds, that the link should stay under.
 TARGET_MS = 0.2
+#: Seconds a stop() of 100 open connections should stay under.
+STOP_TARGET_S = 0.5
 BLOCKS = 10
 WARM_UP = 50
 
@@ -62,10 +69,43 @@ def measure(count: int = 5000) -> dict:
             "added_ms": relayed_ms - direct_ms}
 
 
+def stop_time(connections: int) -> float:
+    """Seconds `stop()` takes with `connections` idle connections open through a link (each used once)."""
+    if isinstance(connections, bool) or not isinstance(connections, int) or not 1 <= connections <= MAX_CONNECTIONS:
+        raise ValueError(f"The number of connections must be a whole number from 1 to {MAX_CONNECTIONS} (the "
+                         f"link's limit), but got {connections!r}; for example 100.")
+    with serve(handlers.echo) as server:
+        relay = link(server.address)
+        clients = [_connect(relay.address) for _ in range(connections)]
+        try:
+            for client in clients:
+                round_trips(client, 1)
+            start = time.perf_counter()
+            relay.stop()
+            return time.perf_counter() - start
+        finally:
+            relay.stop()
+            for client in clients:
+                client.close()
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--stop"]:
+        text = argv[1] if len(argv) > 1 else "100"
+        try:
+            if not text.isascii() or not text.isdigit():
+                raise ValueError(f"The number of connections must be a whole number, but got {text!r}; "
+                                 f"for example: python tools/bench_link.py --stop 100.")
+            took = stop_time(int(text))
+        except ValueError as exc:
+            print(f"bench_link: {exc}", file=sys.stderr)
+            return 2
+        verdict = "within" if took <= STOP_TARGET_S else "above"
+        print(f"stop() of a link with {text} open connections: {took:.3f} s ({verdict} {STOP_TARGET_S} s)")
+        return 0
     try:
         text = argv[0] if argv else "5000"
-        if not text.isdigit():
+        if not text.isascii() or not text.isdigit():
             raise ValueError(f"The number of round trips must be a whole number, but got {text!r}; "
                              f"for example: python tools/bench_link.py 5000.")
         result = measure(int(text))

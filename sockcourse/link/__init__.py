@@ -56,15 +56,31 @@ depend on timing, so a run repeats exactly only if the pieces do.
 When a TCP direction has no fault set, it forwards with plain recv() and
 send() on sockets with TCP_NODELAY, so the link adds very little latency.
 
-The package's parts: `relay` (the entry point and the handle), `settings`
-(what may be set, and its checks), `record` (what crossed), `tcp` and `udp`
-(the two halves that move the bytes), `limits` (the numbers they share).
+The link has two limits of its own, and says so in its record when it meets
+them. It relays at most MAX_CONNECTIONS (128) TCP connections at once; a
+client beyond them is refused with RST, a "reset" hop whose `why` is "cap".
+It remembers at most MAX_FLOWS (64) UDP clients (a client is an address and
+port); a new client beyond them makes it forget the one silent longest, and
+every datagram it still held or had received for that client is a "dropped"
+hop with why "cap". An answer the server sends later to a forgotten client
+is turned away by the kernel, where the link cannot see it, and that
+client's next datagram makes it a new client with a new number. Every other
+reason a hop went as it did is in REASONS; `why` is "" when the settings
+decided.
+
+The package's parts: `relay` (the entry point and the handle; nothing but
+this file imports it), `settings` (what may be set, and its checks),
+`record` (what crossed, and `summary()` of it), `shared` (what the handle
+and its two halves share), `tcp` and `udp` (the halves that move the
+bytes), `limits` (the numbers they share). The decisions themselves are
+pure functions in `sockcourse.protocols.faults`, tested without sockets.
 """
 
-from .limits import ACTIONS, DIRECTIONS, MAX_DELAY, MAX_RETRANSMITS, STOP_TIMEOUT
-from .record import Hop
+from .limits import (ACTIONS, DIRECTIONS, MAX_CONNECTIONS, MAX_DELAY, MAX_FLOWS, MAX_RETRANSMITS, REASONS,
+                     STOP_TIMEOUT)
+from .record import Hop, summary
 from .relay import Link, link
 from .settings import Settings, check_setting, check_settings
 
-__all__ = ["ACTIONS", "DIRECTIONS", "Hop", "Link", "MAX_DELAY", "MAX_RETRANSMITS", "STOP_TIMEOUT", "Settings",
-           "check_setting", "check_settings", "link"]
+__all__ = ["ACTIONS", "DIRECTIONS", "Hop", "Link", "MAX_CONNECTIONS", "MAX_DELAY", "MAX_FLOWS", "MAX_RETRANSMITS",
+           "REASONS", "STOP_TIMEOUT", "Settings", "check_setting", "check_settings", "link", "summary"]

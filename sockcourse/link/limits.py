@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import struct
-
+from ..core.limits import STOP_TIMEOUT
 from ..core.trace import MAX_EVENTS
+from ..protocols.faults import MAX_RETRANSMITS
+
+__all__ = ["ACTIONS", "BUFFER", "BURST", "CONNECT_TIMEOUT", "DIRECTIONS", "HOLD_LIMIT", "MAX_CONNECTIONS",
+           "MAX_DELAY", "MAX_FLOWS", "MAX_HOPS", "MAX_QUEUED_BYTES", "MAX_QUEUED_DATAGRAMS", "MAX_RETRANSMITS",
+           "REASONS", "STOP_TIMEOUT"]
 
 #: The two directions: the client's bytes travel "to_server", the answers "to_client".
 DIRECTIONS = ("to_server", "to_client")
@@ -20,19 +24,28 @@ ACTIONS = {
     "reset": "the connection was aborted with RST, by a setting or by one of its ends",
 }
 
-#: How long stop() waits for the link's threads, in seconds.
-STOP_TIMEOUT = 5.0
+#: Why a hop went as it did (`Hop.why`): "" when the settings decided, otherwise one of these.
+REASONS = {
+    "": "the settings decided (loss, delay, reset_after, ...)",
+    "cap": "a limit of the link itself: a TCP client beyond MAX_CONNECTIONS at once is refused, and "
+           "the datagrams of a UDP client forgotten to make room beyond MAX_FLOWS are thrown away",
+    "queue": "the link already held MAX_QUEUED_DATAGRAMS datagrams, and drops more as a full router queue does",
+    "send": "the kernel would not pass the datagram on (a full buffer, or an ICMP error from the receiver)",
+    "retries": "every retransmission of a piece was lost, so TCP gave up after MAX_RETRANSMITS",
+    "peer": "one end reset its connection (or went away), and the link passed the reset on",
+    "no server": "nobody accepted the link's connection to the server",
+}
+
 #: How long the link tries to reach the server for each new TCP client, in seconds.
 CONNECT_TIMEOUT = 3.0
 #: The longest delay, jitter or rto accepted, in seconds.
 MAX_DELAY = 10.0
-#: Lost retries in a row after which a TCP connection is given up and reset.
-MAX_RETRANSMITS = 5
 #: The longest a reordered UDP datagram waits for the next one, in seconds.
 HOLD_LIMIT = 0.2
-#: TCP connections relayed at once; more are refused with RST.
+#: TCP connections relayed at once; a client beyond them is refused with RST (a "reset" hop, why "cap").
 MAX_CONNECTIONS = 128
-#: UDP clients remembered at once; the one silent longest is forgotten first.
+#: UDP clients remembered at once; beyond them the one silent longest is forgotten, and the
+#: datagrams the link still held or had received for it are dropped ("dropped" hops, why "cap").
 MAX_FLOWS = 64
 #: Hops the record keeps (as many as a server's trace keeps events).
 MAX_HOPS = MAX_EVENTS
@@ -41,12 +54,7 @@ MAX_HOPS = MAX_EVENTS
 MAX_QUEUED_BYTES = 1 << 20
 #: Datagrams the UDP side may hold back; more are dropped, as a full router queue drops them.
 MAX_QUEUED_DATAGRAMS = 10_000
-
-# Loops wake up at least this often to notice stop(), even if no wake-up arrives.
-_LOOP_TICK = 0.5
-_BUFFER = 65536
-# Datagrams read from one socket per wake-up, so one busy client cannot starve the rest.
-_BURST = 64
-_LINGER_ABORT = struct.pack("ii", 1, 0)
-
-
+#: Bytes asked of one recv(): the largest UDP datagram (65,507 bytes) fits whole.
+BUFFER = 65536
+#: Datagrams read from one socket per wake-up, so one busy client cannot starve the rest.
+BURST = 64

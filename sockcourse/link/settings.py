@@ -7,11 +7,10 @@ import difflib
 import numbers
 from dataclasses import dataclass
 
-from ..core.checks import check_loopback_host, check_port
+from ..core.errors import ArgumentError, ArgumentTypeError
 from .limits import DIRECTIONS, MAX_DELAY
 
 
-# -- settings ------------------------------------------------------------------
 @dataclass(frozen=True)
 class Settings:
     """The faults of one direction; the module docstring says what each one does."""
@@ -81,20 +80,20 @@ def check_setting(name: str, value, transport: str):
     if name not in _SPECS:
         close = difflib.get_close_matches(str(name), _SPECS, n=1)
         hint = f"did you mean {close[0]}?" if close else f"for example {_SPECS['loss'][4]}"
-        raise TypeError(f"The link has no setting {name!r}; expected one of {', '.join(_SPECS)} ({hint}).")
+        raise ArgumentTypeError(f"The link has no setting {name!r}; expected one of {', '.join(_SPECS)} ({hint}).")
     what, low, high, transports, example = _SPECS[name]
     if value is None and name in _WHOLE:
         return None
     wanted = numbers.Integral if name in _WHOLE else numbers.Real
     if isinstance(value, bool) or not isinstance(value, wanted):
-        raise TypeError(f"The {name} must be {what}, but got {value!r} (a {type(value).__name__}); "
+        raise ArgumentTypeError(f"The {name} must be {what}, but got {value!r} (a {type(value).__name__}); "
                         f"pass a number, for example {example}.")
     if transport not in transports and value != 0:
-        raise ValueError(f"The setting {name}={value!r} means nothing on a {transport.upper()} link: "
+        raise ArgumentError(f"The setting {name}={value!r} means nothing on a {transport.upper()} link: "
                          f"{_WHY_NOT[name]}.")
     # Written so that NaN fails too: every comparison with NaN is false.
     if not (value >= low and (high is None or value <= high)):
-        raise ValueError(f"The {name} must be {what}, but got {value!r}; {_range_hint(name, value)}.")
+        raise ArgumentError(f"The {name} must be {what}, but got {value!r}; {_range_hint(name, value)}.")
     return int(value) if name in _WHOLE else float(value)
 
 
@@ -103,40 +102,13 @@ def check_settings(settings: dict, transport: str) -> dict:
     return {name: check_setting(name, value, transport) for name, value in settings.items()}
 
 
-def _check_directions(direction) -> tuple[str, ...]:
+def check_directions(direction) -> tuple[str, ...]:
+    """The directions `direction` names: 'to_server', 'to_client', or both for 'both'."""
     if direction == "both":
         return DIRECTIONS
     if direction in DIRECTIONS:
         return (direction,)
-    raise ValueError(
+    raise ArgumentError(
         f"The direction must be 'to_server' (client to server), 'to_client' (server to client) "
         f"or 'both', but got {direction!r}; for example link.set('to_server', loss=0.1)."
     )
-
-
-def _check_target(to) -> tuple[str, int]:
-    # A Server works as well as its address: link(server) reads naturally.
-    address = getattr(to, "address", to)
-    if isinstance(address, (str, bytes)) or not isinstance(address, (tuple, list)) or len(address) < 2:
-        raise TypeError(
-            f"The link forwards to a (host, port) pair, but got to={to!r}; pass the server's "
-            f"address, for example to=server.address or to=('127.0.0.1', 5000)."
-        )
-    host, port = address[0], address[1]
-    try:
-        host = check_loopback_host(host)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"The link forwards only to servers on this machine's loopback interface, but was asked "
-            f"to forward to {host!r}; start the server with sockcourse.serve() and pass "
-            f"to=server.address."
-        ) from None
-    port = check_port(port)
-    if port == 0:
-        raise ValueError(
-            "The link cannot forward to port 0, which no server listens on (0 only asks the kernel "
-            "to choose a port when binding); pass the server's address, for example to=server.address."
-        )
-    return host, port
-
-

@@ -8,16 +8,15 @@ import itertools
 import selectors
 import socket
 import time
-from typing import TYPE_CHECKING
 
-from .limits import DIRECTIONS, HOLD_LIMIT, MAX_FLOWS, MAX_QUEUED_DATAGRAMS, _BUFFER, _BURST, _LOOP_TICK
+from ..core.addresses import family_for
+from ..core.limits import LOOP_TICK
+from ..protocols.faults import datagram_fate
+from .limits import BUFFER, BURST, DIRECTIONS, HOLD_LIMIT, MAX_FLOWS, MAX_QUEUED_DATAGRAMS
+from .shared import Shared
 
-if TYPE_CHECKING:  # only for annotations: relay imports this module
-    from .relay import Link
 
-
-# -- UDP ---------------------------------------------------------------------------
-class _Flow:
+class Flow:
     """One UDP client: its address and the socket that speaks for it to the server."""
 
     def __init__(self, number: int, client, sock: socket.socket):
@@ -29,25 +28,31 @@ class _Flow:
         self.held: dict = dict.fromkeys(DIRECTIONS)  # direction -> (data, received, copies, deadline)
 
 
-class _DatagramRelay:
+class DatagramRelay:
     """The UDP side of a link: one thread, one selector, one heap of datagrams due."""
 
-    def __init__(self, link: Link):
-        self.link = link
-        self.front = link._sock
+    def __init__(self, shared: Shared, front: socket.socket, wake: socket.socket):
+        self.shared = shared
+        self.front = front
+        self.wake = wake
+        self.error = None  # the UDP side has no loop-ending error; here so both halves read alike
         self.flows: collections.OrderedDict = collections.OrderedDict()
         self.heap: list = []
         self.order = itertools.count()
         self.selector = None
-        self.target_family = socket.AF_INET6 if ":" in link.target[0] else socket.AF_INET
+        self.target_family = family_for(shared.target[0])
+
+    @property
+    def open_connections(self) -> int:
+        return len(self.flows)
 
     def run(self) -> None:
-        link = self.link
+        stopping = self.shared.stopping
         try:
             with selectors.DefaultSelector() as self.selector:
                 self.selector.register(self.front, selectors.EVENT_READ)
-                self.selector.register(link._wake_r, selectors.EVENT_READ, "wake")
-                while not link._stopping.is_set():
+                self.selector.register(self.wake, selectors.EVENT_READ, "wake")
+                while not stopping.is_set():
                     for key, _ in self.selector.select(timeout=self._timeout()):
                         if key.data == "wake":
                             return
@@ -59,10 +64,14 @@ class _DatagramRelay:
                     self._release_expired_holds(now)
                     self._send_due(now)
         finally:
-            for flow in self.flows.values():
-                flow.closed = True
-                flow.sock.close()
-            self.flows.clear()
+            self.close()
+
+    def close(self) -> None:
+        """Close every flow's socket; safe twice."""
+        for flow in list(self.flows.values()):
+            flow.closed = True
+            flow.sock.close()
+        self.flows.clear()
 
     def _timeout(self) -> float:
         soonest = self.heap[0][0] if self.heap else None
@@ -71,13 +80,13 @@ class _DatagramRelay:
                 if held is not None and (soonest is None or held[3] < soonest):
                     soonest = held[3]
         if soonest is None:
-            return _LOOP_TICK
-        return min(_LOOP_TICK, max(0.0, soonest - time.monotonic()))
+            return LOOP_TICK
+        return min(LOOP_TICK, max(0.0, soonest - time.monotonic()))
 
     def _from_clients(self) -> None:
-        for _ in range(_BURST):
+        for _ in range(BURST):
             try:
-                data, client = self.front.recvfrom(_BUFFER)
+                data, client = self.front.recvfrom(BUFFER)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
@@ -86,61 +95,72 @@ class _DatagramRelay:
             if flow is not None:
                 self._route("to_server", flow, data)
 
-    def _from_server(self, flow: _Flow) -> None:
-        for _ in range(_BURST):
+    def _from_server(self, flow: Flow) -> None:
+        if flow.closed:
+            return  # forgotten by a client's datagram handled earlier in the same wake-up
+        for _ in range(BURST):
             try:
-                data = flow.sock.recv(_BUFFER)
+                data = flow.sock.recv(BUFFER)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
                 continue  # "port unreachable" for an earlier datagram: no server there
             self._route("to_client", flow, data)
 
-    def _flow(self, client) -> _Flow | None:
+    def _flow(self, client) -> Flow | None:
         flow = self.flows.get(client)
         if flow is not None:
             self.flows.move_to_end(client)
             return flow
         if len(self.flows) >= MAX_FLOWS:
             _, oldest = self.flows.popitem(last=False)
-            oldest.closed = True
-            self.selector.unregister(oldest.sock)
-            oldest.sock.close()
+            self._forget(oldest)
         sock = socket.socket(self.target_family, socket.SOCK_DGRAM)
         try:
             # Connected: the kernel passes on only the server's datagrams, and each
             # client gets its own port, so answers find their way back.
-            sock.connect(self.link.target)
+            sock.connect(self.shared.target)
             sock.setblocking(False)
         except OSError:
             sock.close()
             return None
-        with self.link._lock:
-            self.link._numbered += 1
-            number = self.link._numbered
-        flow = self.flows[client] = _Flow(number, client, sock)
+        flow = self.flows[client] = Flow(self.shared.next_number(), client, sock)
         self.selector.register(sock, selectors.EVENT_READ, flow)
         return flow
 
-    def _route(self, direction: str, flow: _Flow, data: bytes) -> None:
-        link = self.link
-        s = link._settings[direction]
+    def _forget(self, flow: Flow) -> None:
+        """Forget the client silent longest, to make room: what the link holds for it is dropped, and said so."""
+        record = self.shared.record
+        flow.closed = True  # its datagrams still in the heap are dropped when due (_send_due)
+        for direction, held in flow.held.items():
+            if held is not None:
+                record.add(direction, flow.number, held[0], "dropped", why="cap")
+        # Answers that reached its socket but were not read yet die with it: count them.
+        for _ in range(BURST):
+            try:
+                data = flow.sock.recv(BUFFER)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                continue
+            record.add("to_client", flow.number, data, "dropped", why="cap")
+        self.selector.unregister(flow.sock)
+        flow.sock.close()
+
+    def _route(self, direction: str, flow: Flow, data: bytes) -> None:
+        settings = self.shared.settings[direction]
         now = time.monotonic()
-        with link._rng_lock:
-            rng = link._rngs[direction]
-            # Always four draws, so one datagram's fate never shifts the next one's.
-            lose, copy, hold, jitter = rng.random(), rng.random(), rng.random(), rng.random()
-        if lose < s.loss:
-            link._record.add(direction, flow.number, data, "dropped")
+        with self.shared.draws(direction) as rng:
+            fate = datagram_fate(settings, rng)
+        if fate.lost:
+            self.shared.record.add(direction, flow.number, data, "dropped")
             return
-        copies = 2 if copy < s.duplicate else 1
-        wait = s.delay + jitter * s.jitter
         held = flow.held[direction]
-        if held is None and hold < s.reorder:
-            flow.held[direction] = (data, now, copies, now + wait + HOLD_LIMIT)
+        if held is None and fate.held_back:
+            flow.held[direction] = (data, now, fate.copies, now + fate.wait + HOLD_LIMIT)
             return
-        due = max(now + wait, flow.last_due[direction])
-        self._push(due, direction, flow, data, "delayed" if wait > 0 else "delivered", now, copies)
+        due = max(now + fate.wait, flow.last_due[direction])
+        self._push(due, direction, flow, data, "delayed" if fate.wait > 0 else "delivered", now, fate.copies)
         if held is not None:
             flow.held[direction] = None
             self._push(due, direction, flow, held[0], "reordered", held[1], held[2])
@@ -157,17 +177,19 @@ class _DatagramRelay:
 
     def _push(self, due, direction, flow, data, action, received, copies) -> None:
         if len(self.heap) >= MAX_QUEUED_DATAGRAMS:
-            self.link._record.add(direction, flow.number, data, "dropped")
+            self.shared.record.add(direction, flow.number, data, "dropped", why="queue")
             return
         heapq.heappush(self.heap, (due, next(self.order), direction, flow, data, action, received))
         if copies > 1:
             heapq.heappush(self.heap, (due, next(self.order), direction, flow, data, "duplicated", received))
 
     def _send_due(self, now: float) -> None:
-        record = self.link._record
+        record = self.shared.record
         while self.heap and self.heap[0][0] <= now:
             _, _, direction, flow, data, action, received = heapq.heappop(self.heap)
             if flow.closed:
+                # Its client was forgotten to make room (MAX_FLOWS): nowhere to send it.
+                record.add(direction, flow.number, data, "dropped", why="cap")
                 continue
             try:
                 if direction == "to_server":
@@ -176,6 +198,6 @@ class _DatagramRelay:
                     self.front.sendto(data, flow.client)
             except OSError:
                 # A full buffer or an ICMP error: the datagram is lost, as UDP loses it.
-                record.add(direction, flow.number, data, "dropped")
+                record.add(direction, flow.number, data, "dropped", why="send")
                 continue
             record.add(direction, flow.number, data, action, time.monotonic() - received)
