@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import shutil
 import socket
+import sys
 import tempfile
 import threading
 import time
 
+import matplotlib
 import pytest
 
 import sockcourse
@@ -33,6 +35,31 @@ def no_server_left_running():
             pass  # the leak is the failure to report; a handler error would hide it
         pytest.fail(f"The test left {len(leftovers)} server(s) running: {leftovers!r}; "
                     f"use `with serve(...)` or call stop() in the test.", pytrace=False)
+
+
+# Pictures are drawn without a window and alike on every machine: the backend
+# is chosen here, before any test module imports pyplot. (Not through the
+# MPLBACKEND variable: the notebooks' kernels would inherit it and lose their
+# inline figures.)
+matplotlib.use("Agg")
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    """Every figure a test drew is closed after it, so hundreds of them never pile up."""
+    yield
+    pyplot = sys.modules.get("matplotlib.pyplot")  # only if a test drew at all
+    if pyplot is not None:
+        pyplot.close("all")
+
+
+@pytest.fixture
+def ca():
+    """A throw-away certificate authority, closed (its folder and key gone) after the test."""
+    from sockcourse import tls  # only here: trustme and cryptography load for TLS tests alone
+
+    with tls.CertificateAuthority() as authority:
+        yield authority
 
 
 @pytest.fixture

@@ -154,6 +154,19 @@ def problems_semicolons(nb) -> list[str]:
     return problems
 
 
+def problems_markers(nb) -> list[str]:
+    # nbval obeys a marker comment only when the comment is the marker alone
+    # (nbval.plugin.find_comment_markers): "# NBVAL_IGNORE_OUTPUT  (why)" is
+    # read as a plain comment, and the cell's output is compared after all.
+    problems = []
+    for index, cell in code_cells(nb):
+        for line in cell.source.splitlines():
+            if line.strip().startswith("#") and "NBVAL_" in line and not list(find_comment_markers(line)):
+                problems.append(f"cell {index} has the comment {line.strip()!r}, which nbval does not read as a "
+                                f"marker; put the marker alone on its line and the reason on the next")
+    return problems
+
+
 def problems_errors(nb) -> list[str]:
     problems = []
     for index, cell in code_cells(nb):
@@ -230,6 +243,11 @@ def test_no_cell_hides_its_result_with_a_semicolon(path):
 
 
 @notebook_param
+def test_nbval_markers_are_ones_nbval_reads(path):
+    fail_with(path, problems_markers(read(path)))
+
+
+@notebook_param
 def test_no_stored_errors(path):
     fail_with(path, problems_errors(read(path)))
 
@@ -259,12 +277,15 @@ def test_hygiene_checks_catch_bad_notebooks():
     """Each check must be able to fail: feed it what it exists to catch."""
     good = _notebook("print('ok')", "print('ok')")
     assert not (problems_validity(good) or problems_kernelspec(good) or problems_execution(good)
-                or problems_semicolons(good) or problems_errors(good) or problems_counts(good)
+                or problems_semicolons(good) or problems_markers(good) or problems_errors(good)
+                or problems_counts(good)
                 or problems_paths(good, sanitize))
 
     assert problems_kernelspec(_notebook("1", kernel="python2"))
     assert any("cell 1 ends with ';'" in p for p in problems_semicolons(_notebook("1", "plot(x);  # quiet")))
     assert not problems_semicolons(_notebook("s = 'a;'", "%%bash\necho 'unclosed"))
+    assert problems_markers(_notebook("# NBVAL_IGNORE_OUTPUT  (timings)\nprint(1)"))
+    assert not problems_markers(_notebook("# NBVAL_IGNORE_OUTPUT\n# (timings)\nprint(1)"))
     unrun = _notebook("print(1)", "print(2)", counts=[1, None])
     assert any("cell 1 was never run" in p for p in problems_execution(unrun))
     silent = _notebook("x = 1")

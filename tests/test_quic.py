@@ -18,15 +18,6 @@ from sockcourse.link import link
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.fixture
-def ca():
-    authority = tls.CertificateAuthority()
-    try:
-        yield authority
-    finally:
-        authority.close()
-
-
 def quic_threads():
     return [t for t in threading.enumerate() if t.name.startswith("sockcourse-quic")]
 

@@ -22,7 +22,7 @@ import pytest
 
 import sockcourse
 from sockcourse import handlers, registry, tls
-from sockcourse.core.errors import ArgumentError, ArgumentTypeError, SockcourseError
+from sockcourse.core.errors import ArgumentError, ArgumentTypeError
 from sockcourse.core.lifecycle import Stoppable
 from sockcourse.link import link
 from sockcourse.protocols import tls_records
@@ -32,15 +32,6 @@ from conftest import wait_for
 pytestmark = pytest.mark.timeout(60)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-@pytest.fixture
-def ca():
-    authority = tls.CertificateAuthority()
-    try:
-        yield authority
-    finally:
-        authority.close()
 
 
 @pytest.fixture

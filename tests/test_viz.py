@@ -7,10 +7,6 @@ not at pixels.
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")  # before pyplot: no window, and the same result on every machine
-
 import socket
 import struct
 import subprocess
@@ -18,6 +14,7 @@ import sys
 import threading
 from collections import deque
 
+import matplotlib
 import matplotlib.pyplot as plt
 import psutil
 import pytest
@@ -32,12 +29,6 @@ from conftest import wait_for
 pytestmark = pytest.mark.timeout(60)
 
 CLIENT_TIMEOUT = 5.0
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 # -- helpers: real conversations, and reading what was drawn ---------------------------

@@ -7,14 +7,11 @@ picture shows one.
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")  # before pyplot: no window, and the same result on every machine
-
 import datetime
 import ipaddress
 import socket
 
+import matplotlib
 import matplotlib.pyplot as plt
 import pytest
 from matplotlib.colors import to_rgba
@@ -25,12 +22,6 @@ from sockcourse.viz import history
 from sockcourse.viz.history import MILESTONES, Milestone
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 def rendered_boxes(ax, gids):

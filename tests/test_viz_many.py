@@ -7,15 +7,10 @@ markers, labels), not at pixels.
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")  # before pyplot: no window, and the same result on every machine
-
 import os
 import socket
 import time
 
-import matplotlib.pyplot as plt
 import pytest
 from matplotlib.colors import to_rgba
 
@@ -23,12 +18,6 @@ from sockcourse import kernel, manyclients, viz
 from sockcourse.viz import many
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,6 @@ They look at what was drawn (lines, bars, texts, arrows), not at pixels.
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")  # before pyplot: no window, and the same result on every machine
-
 import socket
 
 import matplotlib.pyplot as plt
@@ -24,25 +20,10 @@ from sockcourse.viz import tls as vtls
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
-
 @pytest.fixture(scope="module")
 def costs():
     """One real measurement for the module: short delay, one run each, its own throw-away CA."""
     return handshake.measure(delay=0.01, repeats=1)
-
-
-@pytest.fixture
-def ca():
-    authority = tls.CertificateAuthority()
-    try:
-        yield authority
-    finally:
-        authority.close()
 
 
 def seen_by_link(ca, secure: bool) -> bytes:

@@ -7,10 +7,6 @@ link where faults are wanted; the tests then read back what was drawn
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")  # before pyplot: no window, and the same result on every machine
-
 import math
 import socket
 import struct
@@ -28,12 +24,6 @@ from sockcourse.viz import udp
 pytestmark = pytest.mark.timeout(60)
 
 SEQ = struct.Struct("!I")
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 # -- real data ---------------------------------------------------------------------------

@@ -5,15 +5,12 @@ The tests look at what was drawn (frames, labels, bar heights, colours), not at 
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")  # before pyplot: no window, and the same result on every machine
-
 import os
 import re
 import socket
 import statistics
 
+import matplotlib
 import matplotlib.pyplot as plt
 import pytest
 from matplotlib.colors import to_rgba
@@ -24,12 +21,6 @@ from sockcourse.viz import unix
 pytestmark = pytest.mark.timeout(60)
 
 MESSAGES = [b"first message", b"second", b"and the third one"]
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..core.addresses import family_for
-from ..core.checks import (check_choice, check_loopback_host, check_port, check_seconds, check_target,
+from ..core.checks import (check_choice, check_loopback_host, check_path, check_port, check_seconds, check_target,
                            check_whole)
 from ..core.errors import ArgumentError, ArgumentTypeError, IncompleteMessage, MissingFileError, SockcourseError
 from ..core.sockets import recv_exactly
@@ -338,8 +338,18 @@ class _Sampler:
             pass  # the server is ending; its peak is already known
 
     def held(self) -> int | None:
-        fds = self._fds()
-        return None if fds is None or self.base_fds is None else max(0, fds - self.base_fds)
+        """Connections the server process holds open now, as the kernel's socket table lists them.
+
+        Counting the kernel's rows of the process's own TCP sockets, rather than
+        its descriptors, leaves out what a model opens for itself after start-up
+        (a selector's epoll descriptor, say), which would count as a client.
+        """
+        try:
+            own = getattr(self.process, "net_connections", None) or self.process.connections
+            return sum(1 for conn in own(kind="tcp") if conn.status != "LISTEN" and conn.raddr)
+        except Exception:  # noqa: BLE001 - macOS may refuse: fall back to counting descriptors
+            fds = self._fds()
+            return None if fds is None or self.base_fds is None else max(0, fds - self.base_fds)
 
 
 def measure(model: str, clients: int, *, size: int = 64, stall: float = 3.0, time_limit: float = 60.0,
@@ -468,12 +478,7 @@ def max_clients(runs: list[Run]) -> dict:
 
 
 def _check_path(path, doing: str) -> str:
-    if isinstance(path, os.PathLike):
-        path = os.fspath(path)
-    if not isinstance(path, str) or not path:
-        raise ArgumentTypeError(f"The file to {doing} must be a path, but got {path!r} (a {type(path).__name__}); "
-                                f"for example 'runs.json'.")
-    return path
+    return check_path(path, f"file to {doing}", example="'runs.json'")
 
 
 def save(runs: list[Run], path, **about) -> None:

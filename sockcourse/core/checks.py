@@ -20,7 +20,7 @@ import os
 import re
 import sys
 
-from .errors import ArgumentError, ArgumentTypeError
+from .errors import ArgumentError, ArgumentTypeError, MissingFileError
 
 #: Longest UNIX socket path in bytes: sun_path holds 108 bytes on Linux and
 #: 104 on macOS and the BSDs (see unix(7) and unix(4)), one of them the
@@ -237,6 +237,24 @@ def check_label(label, what: str = "label") -> str:
                             f"starting with a letter or digit (no spaces, dots or slashes); for example "
                             f"{what}='alice'.")
     return label
+
+
+def check_path(path, what: str, *, example: str, exists: bool = False, hint: str = "check the path") -> str:
+    """Return `path` (a str, bytes or os.PathLike) as a string; with `exists`, it must name a file.
+
+    `example` completes "for example ..." in the type error; `hint` is the
+    advice when the file does not exist.
+    """
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if not isinstance(path, str) or not path:
+        raise ArgumentTypeError(f"The {what} must be a path, but got {path!r} (a {_kind(path)}); "
+                                f"for example {example}.")
+    if exists and not os.path.isfile(path):
+        raise MissingFileError(f"The {what} {path!r} does not exist (or is not a file); {hint}.")
+    return path
 
 
 def check_name(name, what: str = "name") -> str:

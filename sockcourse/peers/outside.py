@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 
 from ..core.addresses import host_port
-from ..core.checks import check_seconds, check_target
+from ..core.checks import check_path, check_seconds, check_target
 from ..core.errors import ArgumentTypeError, MissingFileError, PeerError
 from .process import end_process, read_line
 
@@ -55,15 +55,8 @@ class SClientResult:
 
 
 def _check_pem_file(path, what: str) -> str:
-    if isinstance(path, os.PathLike):
-        path = os.fspath(path)
-    if not isinstance(path, str) or not path:
-        raise ArgumentTypeError(f"The {what} must be the path of a PEM file, but got {path!r} "
-                                f"(a {type(path).__name__}); for example ca.ca_file.")
-    if not os.path.isfile(path):
-        raise MissingFileError(f"The {what} {path!r} does not exist (or is not a file); check the path, "
-                               f"or let sockcourse.tls.CertificateAuthority() make the files for you.")
-    return path
+    return check_path(path, what, example="ca.ca_file", exists=True,
+                      hint="check the path, or let sockcourse.tls.CertificateAuthority() make the files for you")
 
 
 def openssl_s_client(address, cafile, *, servername: str = "localhost", send: bytes = b"hello\n",

@@ -9,29 +9,19 @@ is said in a sentence that names it.
 
 from __future__ import annotations
 
-import os
 import ssl
 
-from ..core.checks import check_flag
-from ..core.errors import ArgumentError, ArgumentTypeError, CertificateError, MissingFileError
+from ..core.checks import check_flag, check_path
+from ..core.errors import ArgumentError, CertificateError
 from ..servers.threaded import server_context_for
 
 __all__ = ["client_context", "server_context", "server_side_context"]
 
 
 def check_file(path, what: str) -> str:
-    """Return `path` as a string if it names an existing file; raise a sentence otherwise."""
-    if isinstance(path, bytes):
-        path = os.fsdecode(path)
-    if isinstance(path, os.PathLike):
-        path = os.fspath(path)
-    if not isinstance(path, str) or not path:
-        raise ArgumentTypeError(f"The {what} must be a path to a PEM file, but got {path!r} "
-                                f"(a {type(path).__name__}); for example ca.server_cert.cert_file.")
-    if not os.path.isfile(path):
-        raise MissingFileError(f"The {what} {path!r} does not exist (or is not a file); check the path, "
-                               f"or let sockcourse.tls.CertificateAuthority() make the files for you.")
-    return path
+    """Return `path` as a string if it names an existing PEM file; raise a sentence otherwise."""
+    return check_path(path, what, example="ca.server_cert.cert_file", exists=True,
+                      hint="check the path, or let sockcourse.tls.CertificateAuthority() make the files for you")
 
 
 def server_context(certfile, keyfile=None, *, cafile=None, require_client_cert: bool = False) -> ssl.SSLContext:
