@@ -457,7 +457,7 @@ def test_openssl_s_client_refuses_bad_arguments_in_a_sentence(ca, tmp_path):
         tls.openssl_s_client(("127.0.0.1", 0), ca.ca_file)
     with pytest.raises(FileNotFoundError, match=r"The CA file '.*nope.pem' does not exist"):
         tls.openssl_s_client(("127.0.0.1", 4433), str(tmp_path / "nope.pem"))
-    with pytest.raises(TypeError, match=r"send must be the bytes of one line, but got 'hi'"):
+    with pytest.raises(TypeError, match=r"The line to send must be the bytes of one line, but got 'hi'"):
         tls.openssl_s_client(("127.0.0.1", 4433), ca.ca_file, send="hi")
     with pytest.raises(ValueError, match=r"The timeout must be a finite number of seconds, but got inf"):
         tls.openssl_s_client(("127.0.0.1", 4433), ca.ca_file, timeout=float("inf"))

@@ -151,7 +151,7 @@ def _check(delay, repeats, protocols) -> tuple[float, int, tuple]:
     try:
         protocols = tuple(protocols)
     except TypeError:
-        raise ArgumentTypeError(f"protocols must be a list of protocol names, but got {protocols!r} "
+        raise ArgumentTypeError(f"The protocols must be a list of protocol names, but got {protocols!r} "
                                 f"(a {type(protocols).__name__}); for example protocols=('TCP', 'QUIC').") from None
     if not protocols:
         raise ArgumentError(f"No protocol given (protocols={protocols!r}); name at least one of "

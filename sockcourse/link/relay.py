@@ -52,7 +52,7 @@ def link(to, *, transport: str = "tcp", host: str = "127.0.0.1", port: int = 0, 
     seed = check_whole(seed, "seed", example=1)
     handshake = check_flag(handshake, "handshake")
     if handshake and transport != "tcp":
-        raise ArgumentError("handshake=True emulates TCP's handshake, and a UDP link has none to emulate "
+        raise ArgumentError("The setting handshake=True emulates TCP's handshake, and a UDP link has none to emulate "
                             "(the datagrams of a QUIC handshake cross the link and are delayed as they are); "
                             "leave handshake out.")
     checked = check_settings(settings, transport)

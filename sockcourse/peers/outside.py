@@ -75,10 +75,10 @@ def openssl_s_client(address, cafile, *, servername: str = "localhost", send: by
         raise ArgumentTypeError(f"The servername must be the name the certificate is for, such as 'localhost', "
                                 f"but got {servername!r}.")
     if not isinstance(send, (bytes, bytearray)):
-        raise ArgumentTypeError(f"send must be the bytes of one line, but got {send!r} (a {type(send).__name__}); "
+        raise ArgumentTypeError(f"The line to send must be the bytes of one line, but got {send!r} (a {type(send).__name__}); "
                                 f"for example send=b'hello\\n'.")
     if isinstance(extra, (str, bytes)) or not all(isinstance(word, str) for word in extra):
-        raise ArgumentTypeError(f"extra must be a tuple of more openssl arguments, but got {extra!r}; "
+        raise ArgumentTypeError(f"The extra argument must be a tuple of more openssl arguments, but got {extra!r}; "
                                 f"for example extra=('-tls1_2',).")
     timeout = check_seconds(timeout, "timeout", none_ok=False, example=S_CLIENT_TIMEOUT)
     openssl = shutil.which("openssl")
@@ -143,21 +143,21 @@ def iperf3_gbps(seconds: float) -> float | None:
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         if not _says(server, "listening", IPERF3_START_TIMEOUT):
-            raise PeerError(f"iperf3 -s did not start listening within {IPERF3_START_TIMEOUT} s.")
+            raise PeerError(f"The iperf3 server (iperf3 -s) did not start listening within {IPERF3_START_TIMEOUT} s.")
         # iperf3 reads -t as whole seconds, and 0 would mean "until stopped".
         whole = str(max(1, round(seconds)))
         try:
             done = subprocess.run([program, "-c", "127.0.0.1", "-p", str(port), "-J", "-t", whole],
                                   capture_output=True, text=True, timeout=seconds + 30, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
-            raise PeerError(f"iperf3 -c did not finish within {seconds + 30:.0f} s.") from None
+            raise PeerError(f"The iperf3 client (iperf3 -c) did not finish within {seconds + 30:.0f} s.") from None
         try:
             result = json.loads(done.stdout)
         except ValueError:
-            raise PeerError(f"iperf3 -c printed no JSON (exit code {done.returncode}): "
+            raise PeerError(f"The iperf3 client (iperf3 -c) printed no JSON (exit code {done.returncode}): "
                             f"{(done.stderr or done.stdout).strip()[-300:]!r}") from None
         if "error" in result:
-            raise PeerError(f"iperf3 said: {result['error']}")
+            raise PeerError(f"The iperf3 program said: {result['error']}")
         return result["end"]["sum_received"]["bits_per_second"] / 1e9
     finally:
         # -1: the server ends after one test; after a failure it is ended here.

@@ -73,7 +73,7 @@ def serve_async(handler, *, transport: str = "tcp", host: str | None = None, por
     trace = check_flag(trace, "trace")
     reuse_address = check_flag(reuse_address, "reuse_address")
     if setup is not None and not callable(setup):
-        raise ArgumentTypeError(f"setup must be a function that takes the new socket, but got {setup!r}; "
+        raise ArgumentTypeError(f"The setup must be a function that takes the new socket, but got {setup!r}; "
                                 f"for example setup=lambda sock: sock.setsockopt(...).")
     if name is not None:
         stop_named(name)  # before binding: the namesake may hold the address asked for

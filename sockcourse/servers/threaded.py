@@ -167,7 +167,7 @@ def server_context_for(tls) -> ssl.SSLContext:
     """
     if isinstance(tls, ssl.SSLContext):
         if tls.protocol == ssl.PROTOCOL_TLS_CLIENT:
-            raise ArgumentError("serve(tls=...) got a client context (PROTOCOL_TLS_CLIENT), which cannot accept "
+            raise ArgumentError("The server got a client context as tls= (PROTOCOL_TLS_CLIENT), which cannot accept "
                                 "connections; pass a server context, such as ca.server_context().")
         return tls
     if isinstance(tls, bool):

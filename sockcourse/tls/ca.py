@@ -165,7 +165,7 @@ class CertificateAuthority(Stoppable):
         not_before, not_after = _utc(not_before, "not_before"), _utc(not_after, "not_after")
         if expired:
             if not_after is not None:
-                raise ArgumentError(f"expired=True sets the expiry date itself, but not_after={not_after!r} "
+                raise ArgumentError(f"The setting expired=True sets the expiry date itself, but not_after={not_after!r} "
                                     f"was given too; pass one of them.")
             now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
             not_before = not_before or now - datetime.timedelta(days=30)

@@ -34,7 +34,7 @@ def check_certificate(cert, trusted: CertificateAuthority, hostname: str) -> dic
         raise ArgumentTypeError(f"Expected a Certificate or PEM bytes, but got {cert!r} (a {type(cert).__name__}); "
                                 f"for example ca.server_cert.")
     if not isinstance(trusted, CertificateAuthority):
-        raise ArgumentTypeError(f"trusted must be the CertificateAuthority the client trusts, but got {trusted!r} "
+        raise ArgumentTypeError(f"The CA given as trusted must be the CertificateAuthority the client trusts, but got {trusted!r} "
                                 f"(a {type(trusted).__name__}); for example trusted=ca.")
     if not isinstance(hostname, str) or not hostname:
         raise ArgumentTypeError(f"The hostname must be the name the client asked for, as a string, but got "

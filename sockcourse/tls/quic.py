@@ -302,7 +302,7 @@ def request(address, data: bytes = b"ping", *, ca, server_name: str = "localhost
     if not isinstance(data, (bytes, bytearray)) or not data:
         raise ArgumentTypeError(f"The request must be non-empty bytes, but got {data!r}; for example b'ping'.")
     if not isinstance(server_name, str) or not server_name:
-        raise ArgumentTypeError(f"server_name must be the name the certificate is for, such as 'localhost', "
+        raise ArgumentTypeError(f"The server_name must be the name the certificate is for, such as 'localhost', "
                                 f"but got {server_name!r}.")
     session_ticket = _check_ticket(session_ticket)
     timeout = check_seconds(timeout, "timeout", none_ok=False, example=REQUEST_TIMEOUT)
