@@ -243,7 +243,7 @@ def test_state_diagram_draws_every_state_and_transition():
     label = {t.get_gid(): t.get_text() for t in ax.texts if (t.get_gid() or "").startswith("label:")}
     assert label["label:TIME_WAIT->CLOSED"] == "timeout = 2MSL\ndelete TCB"
     assert label["label:LISTEN->SYN_RECEIVED"] == "rcv SYN\nsnd SYN,ACK"
-    assert all(same_colour(b.get_facecolor(), style._PLAIN_BOX) for b in boxes)
+    assert all(same_colour(b.get_facecolor(), style.PLAIN_BOX) for b in boxes)
     assert ax.get_legend() is None
     assert "RFC 9293" in ax.get_title()
 
@@ -252,7 +252,7 @@ def test_highlight_colours_the_boxes_and_explains_them_in_a_legend():
     ax = viz.state_diagram({"client": "FIN_WAIT2", "server": "close-wait"}, title="half closed")
     assert same_colour(box(ax, "FIN_WAIT_2").get_facecolor(), viz.ROLE_COLOURS["client"])
     assert same_colour(box(ax, "CLOSE_WAIT").get_facecolor(), viz.ROLE_COLOURS["server"])
-    assert same_colour(box(ax, "ESTABLISHED").get_facecolor(), style._PLAIN_BOX)
+    assert same_colour(box(ax, "ESTABLISHED").get_facecolor(), style.PLAIN_BOX)
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == ["client: FIN-WAIT-2  (the kernel says FIN_WAIT2)", "server: CLOSE-WAIT"]
     assert {t.get_text() for t in ax.texts if (t.get_gid() or "").startswith("role:")} == {"client", "server"}
@@ -284,7 +284,7 @@ def test_highlight_from_the_kernels_table_of_a_half_closed_connection():
             ax = viz.state_diagram(table)
             assert same_colour(box(ax, "FIN_WAIT_2").get_facecolor(), viz.ROLE_COLOURS["client"])
             assert same_colour(box(ax, "CLOSE_WAIT").get_facecolor(), viz.ROLE_COLOURS["server"])
-            assert same_colour(box(ax, "ESTABLISHED").get_facecolor(), style._PLAIN_BOX)
+            assert same_colour(box(ax, "ESTABLISHED").get_facecolor(), style.PLAIN_BOX)
         finally:
             release.set()
             client.close()

@@ -6,7 +6,8 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import EngFormatter, FuncFormatter, MaxNLocator
 
 from ..core.trace import Event, Trace
-from .style import CONNECTION_COLOURS, MAX_ROWS, NOTE, RESET, TO_CLIENT, TO_SERVER, _NOTE_CHARS, _PREVIEW_CHARS, _axes_size, _new_axes, _shorten
+from .style import (CONNECTION_COLOURS, MAX_ROWS, NOTE, NOTE_CHARS, PREVIEW_CHARS, RESET, TO_CLIENT, TO_SERVER, axes_size,
+                    new_axes, shorten)
 
 # -- input checks ------------------------------------------------------------
 def _events_of(trace) -> list[Event]:
@@ -56,7 +57,7 @@ def _listen_time(events: list[Event]) -> float:
 
 
 def _payload(event: Event) -> str:
-    shown = _shorten(repr(event.data), _PREVIEW_CHARS)
+    shown = shorten(repr(event.data), PREVIEW_CHARS)
     return f"{shown}  ({event.nbytes} B)"
 
 
@@ -146,10 +147,10 @@ def sequence_diagram(trace, ax=None, conn=None, title=None, show_handshake=True)
         rows = rows[:MAX_ROWS]
 
     n = len(rows) + (1 if cut > 0 else 0)
-    ax = _new_axes(ax, (8.5, min(40.0, max(3.2, 0.34 * n + 1.6))))
+    ax = new_axes(ax, (8.5, min(40.0, max(3.2, 0.34 * n + 1.6))))
     client_x, server_x = 0.0, 1.0
     # Text as big as the axes allow: a row's height, and the gap between the lanes for the longest label.
-    width_pt, height_pt = _axes_size(ax)
+    width_pt, height_pt = axes_size(ax)
     longest = max(len(row["label"]) for row in rows)
     size = max(5.0, min(9.0, 0.5 * height_pt / (n + 2.5), 1.3 * (width_pt / 1.68) / longest))
 
@@ -170,7 +171,7 @@ def sequence_diagram(trace, ax=None, conn=None, title=None, show_handshake=True)
             ax.text(-0.08, i, f"{(row['t'] - zero) * 1000:.3f} ms", ha="right", va="center",
                     fontsize=size - 1, color="0.4", gid="sequence:time")
         if row["kind"] == "note":
-            ax.text(server_x, i, _shorten(row["label"], _NOTE_CHARS), ha="center", va="center",
+            ax.text(server_x, i, shorten(row["label"], NOTE_CHARS), ha="center", va="center",
                     fontsize=size, gid="sequence:note", zorder=4,
                     bbox=dict(boxstyle="round,pad=0.3", facecolor=NOTE, edgecolor="0.5"))
             continue
@@ -239,7 +240,7 @@ def timeline(trace, ax=None, title=None, conn=None):
             "The trace has no connection and no datagram, so no bytes moved; connect a client "
             "and send something before drawing server.trace."
         )
-    ax = _new_axes(ax, (8.5, 4.6))
+    ax = new_axes(ax, (8.5, 4.6))
     zero = _listen_time(events)
     labelled = len(numbers) <= 6
     fins = False

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from matplotlib.lines import Line2D
 from matplotlib.patches import Polygon, Rectangle
 
-from .style import PALETTE, _axes_size, _new_axes
+from .style import PALETTE, axes_size, new_axes
 
 #: Colours of the timeline's two tracks.
 TRACK_COLOURS = {"wire": PALETTE["blue"], "api": PALETTE["vermillion"]}
@@ -206,7 +206,7 @@ def history_timeline(milestones=None, ax=None, title=None):
     items = _check_milestones(MILESTONES if milestones is None else milestones)
     ax = _timeline_axes(ax)
     fig = ax.figure
-    width_pt, height_pt = _axes_size(ax)
+    width_pt, height_pt = axes_size(ax)
     years = [m.x for m in items]
     top, bottom = min(years) - _MARGIN_YEARS, max(years) + _MARGIN_YEARS
     ax.set_ylim(bottom, top)  # earliest at the top
@@ -294,8 +294,8 @@ def layer_models(ax=None, title=None):
     The API is the line between the application layer (your program) and the
     transport layer (the kernel's TCP and UDP).
     """
-    ax = _new_axes(ax, (11, 7.2))
-    width_pt, height_pt = _axes_size(ax)
+    ax = new_axes(ax, (11, 7.2))
+    width_pt, height_pt = axes_size(ax)
     scale = max(0.6, min(1.3, min(width_pt / 11.0, height_pt / 7.2) / 56))
 
     # Where the code runs: the program above the API, the kernel (and the card) below it.
@@ -409,8 +409,8 @@ def socket_name_bits(host=1, socket_number=7, address=("127.0.0.1", 7), ax=None,
     _whole(host, "The host", 8, "RFC 433 gives the host 8 bits")
     _whole(socket_number, "The socket number", 32, "RFC 147 makes a socket number 32 bits")
     ip, port = _ipv4_endpoint(address)
-    ax = _new_axes(ax, (11, 3.4))
-    width_pt, _ = _axes_size(ax)
+    ax = new_axes(ax, (11, 3.4))
+    width_pt, _ = axes_size(ax)
     scale = max(0.6, min(1.3, width_pt / 900))
 
     host_c, site_c, aen_c = PALETTE["sky blue"], "#F6D9A5", PALETTE["orange"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
-from .style import PALETTE, _new_axes
+from .style import PALETTE, new_axes
 
 #: One colour, marker and line style per server model, so a grey-scale print still tells them apart.
 MODEL_STYLES = {
@@ -73,7 +73,7 @@ def scaling(runs, metric: str = "seconds", ax=None, title: str | None = None, le
         raise ValueError(f"Unknown metric {metric!r}; expected one of {', '.join(map(repr, METRICS))}, "
                          f"for example metric='memory'.")
     rows = _check_runs(runs)
-    ax = _new_axes(ax, (6.4, 4.4))
+    ax = new_axes(ax, (6.4, 4.4))
     ylabel, default_title = METRICS[metric]
     models = list(dict.fromkeys(run.model for run in rows))
     lines = {}
@@ -150,7 +150,7 @@ def accept_queue(steps, backlog: int, ax=None, title: str | None = None):
     if isinstance(backlog, bool) or not isinstance(backlog, int) or backlog < 0:
         raise ValueError(f"The backlog must be the whole number given to listen(), but got {backlog!r}; "
                          f"for example backlog=3.")
-    ax = _new_axes(ax, (7.5, 4.2))
+    ax = new_axes(ax, (7.5, 4.2))
     xs = range(len(rows))
     queued = [r["queue"] for r in rows]
     waiting = [r["syn_sent"] for r in rows]
@@ -193,7 +193,7 @@ def service_timeline(rows, ax=None, title: str | None = None, until: float | Non
     if any(r["connected"] is None or r["answered"] is None for r in rows):
         raise ValueError("Some client never got its echo (its times are None), so there is no wait to draw; "
                          "run manyclients.waiting_times() again, and check that the server answers.")
-    ax = _new_axes(ax, (7.0, 3.2))
+    ax = new_axes(ax, (7.0, 3.2))
     for r in sorted(rows, key=lambda r: r["client"]):
         y = r["client"]
         colour = _SLOW if r["slow"] else _FAST

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch, Rectangle
 
 from ..protocols import tcpstates
-from .style import _PLAIN_BOX, _SPARE_COLOURS, ROLE_COLOURS, _axes_size, _new_axes
+from .style import PLAIN_BOX, ROLE_COLOURS, SPARE_COLOURS, axes_size, new_axes
 
 # CLOSED is drawn twice, at the top and bottom right, as in the RFC.
 _POSITIONS = {
@@ -105,7 +105,7 @@ def _highlights(highlight) -> list[tuple[str, str, str]]:
 
 def _role_colours(roles: list[str]) -> dict[str, str]:
     """A colour per role: the course's own for client/server/listening, spares for the rest."""
-    colours, used, spare = {}, set(), iter(_SPARE_COLOURS)
+    colours, used, spare = {}, set(), iter(SPARE_COLOURS)
     for role in roles:
         colour = ROLE_COLOURS.get(role)
         if colour is None or colour in used:
@@ -125,20 +125,20 @@ def state_diagram(highlight=None, ax=None, title=None):
         or one state name.
     """
     marks = _highlights(highlight)
-    ax = _new_axes(ax, (11, 10))
+    ax = new_axes(ax, (11, 10))
     colours = _role_colours([role for role, _, _ in marks])
     by_state: dict[str, list[str]] = {}
     for role, state, _ in marks:
         by_state.setdefault(state, []).append(role)
 
     # Sizes were chosen for the default figure; smaller axes get smaller text, within reason.
-    width_pt, height_pt = _axes_size(ax)
+    width_pt, height_pt = axes_size(ax)
     scale = max(0.55, min(1.3, min(width_pt / 9.2, height_pt / 10.9) / 51))
     boxes = {}
     for key, (x, y) in _POSITIONS.items():
         state = key.split("@")[0]
         roles = by_state.get(state, [])
-        face = colours[roles[0]] if roles else _PLAIN_BOX
+        face = colours[roles[0]] if roles else PLAIN_BOX
         box = FancyBboxPatch((x - _BOX_W / 2, y - _BOX_H / 2), _BOX_W, _BOX_H,
                              boxstyle="round,pad=0.02,rounding_size=0.12", facecolor=face,
                              edgecolor="0.1" if roles else "0.35", linewidth=2.4 if roles else 1.0,

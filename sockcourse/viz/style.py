@@ -25,8 +25,8 @@ ROLE_COLOURS = {
     "server": PALETTE["orange"],
     "listening": PALETTE["bluish green"],
 }
-_SPARE_COLOURS = (PALETTE["reddish purple"], PALETTE["yellow"], PALETTE["vermillion"], PALETTE["blue"])
-_PLAIN_BOX = "#F2F2F2"
+SPARE_COLOURS = (PALETTE["reddish purple"], PALETTE["yellow"], PALETTE["vermillion"], PALETTE["blue"])
+PLAIN_BOX = "#F2F2F2"
 
 #: Line colours of the timeline, one per connection (yellow is too pale for a line).
 CONNECTION_COLOURS = (PALETTE["blue"], PALETTE["vermillion"], PALETTE["bluish green"],
@@ -35,12 +35,12 @@ CONNECTION_COLOURS = (PALETTE["blue"], PALETTE["vermillion"], PALETTE["bluish gr
 #: A sequence diagram draws at most this many rows; a longer trace is cut, with a note.
 MAX_ROWS = 120
 
-_PREVIEW_CHARS = 26
-_NOTE_CHARS = 36
+PREVIEW_CHARS = 26
+NOTE_CHARS = 36
 
 
 
-def _new_axes(ax, size):
+def new_axes(ax, size):
     if ax is not None:
         return ax
     import matplotlib.pyplot as plt  # only here: importing pyplot picks a backend
@@ -48,14 +48,14 @@ def _new_axes(ax, size):
     return ax
 
 
-def _axes_size(ax) -> tuple[float, float]:
+def axes_size(ax) -> tuple[float, float]:
     """The axes' width and height in points (before any layout engine adjusts them)."""
     box = ax.get_position()
     return box.width * ax.figure.get_figwidth() * 72, box.height * ax.figure.get_figheight() * 72
 
 
 
-def _shorten(text: str, limit: int) -> str:
+def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -20,7 +20,7 @@ import textwrap
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from .style import PALETTE, TO_CLIENT, TO_SERVER, _new_axes
+from .style import PALETTE, TO_CLIENT, TO_SERVER, new_axes
 
 #: A colour per family of protocols.
 FAMILY_COLOURS = {"TCP": PALETTE["blue"], "TCP+TLS": PALETTE["orange"], "QUIC": PALETTE["bluish green"]}
@@ -44,7 +44,7 @@ def byte_values(samples: dict, *, ax=None, title: str = "Which byte values the r
         if not isinstance(data, (bytes, bytearray)) or not data:
             raise ValueError(f"The sample {label!r} must be non-empty bytes, but got {data!r:.60}; "
                              f"join the data of the link's hops: b''.join(hop.data for hop in relay.record).")
-    ax = _new_axes(ax, (9, 4.2))
+    ax = new_axes(ax, (9, 4.2))
     ax.axvspan(32, 126, color=PALETTE["yellow"], alpha=0.18, lw=0)
     colours = [PALETTE["vermillion"], PALETTE["blue"], PALETTE["bluish green"], PALETTE["reddish purple"]]
     styles = ["-", "-", "--", ":"]
@@ -90,7 +90,7 @@ def certificate_checks(rows, *, ax=None, title: str = "What the client checks, c
     columns = checks + ["what Python said"]
     widths = [1.6] * len(checks) + [3.4]
     left = 2.3
-    ax = _new_axes(ax, (11, 0.9 + 0.75 * len(rows)))
+    ax = new_axes(ax, (11, 0.9 + 0.75 * len(rows)))
     starts = [left]
     for width in widths[:-1]:
         starts.append(starts[-1] + width)
@@ -141,7 +141,7 @@ def handshake_costs(costs, *, ax=None, claim: dict | None = None, title: str | N
                         f"for example claim={{'TCP': (100, 100)}}.")
     rtt_ms = costs.rtt * 1000
     scale = rtt_ms / 100.0
-    ax = _new_axes(ax, (9, 5))
+    ax = new_axes(ax, (9, 5))
     top = max(row["ms"] for row in rows)
     for x, row in enumerate(rows):
         colour = FAMILY_COLOURS[_family(row["protocol"])]
@@ -186,7 +186,7 @@ def handshake_ladders(costs, *, ax=None, title: str | None = None):
     rows = _check_costs(costs)
     ladders = getattr(costs, "ladders", {})
     rtt_ms = costs.rtt * 1000
-    ax = _new_axes(ax, (10, 1.3 + 1.25 * len(rows)))
+    ax = new_axes(ax, (10, 1.3 + 1.25 * len(rows)))
     replies = {row["protocol"]: costs.of(row["protocol"])[-1].milliseconds for row in rows}
     right = max(replies.values()) + 0.35 * rtt_ms
     gap = 1.9

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyBboxPatch, Patch, Rectangle
 
-from .style import PALETTE, _new_axes
+from .style import PALETTE, new_axes
 
 #: How each arrival is classed, its colour and line style (a grey print still tells them apart).
 FATES = {
@@ -91,7 +91,7 @@ def datagram_fates(received, sent, ax=None, title=None):
     seqs = _sequence(received, sent)
     sorted_out = classify(seqs, sent)
     width = max(sent, len(seqs), 1)
-    ax = _new_axes(ax, (min(16.0, max(7.0, 0.22 * width + 2.0)), 3.0))
+    ax = new_axes(ax, (min(16.0, max(7.0, 0.22 * width + 2.0)), 3.0))
     box = 0.72
     label_size = 7 if width <= 45 else 5.5 if width <= 80 else 0
 
@@ -185,7 +185,7 @@ def update_delays(runs, count, ax=None, title=None, rate=None, link_delay=None):
     """
     count = _whole(count, "number of updates sent", 1, "count=60")
     checked = _runs(runs)
-    ax = _new_axes(ax, (10.0, 4.8))
+    ax = new_axes(ax, (10.0, 4.8))
     colours = (PALETTE["blue"], PALETTE["vermillion"], PALETTE["bluish green"], PALETTE["reddish purple"])
     markers = ("o", "s", "^", "D")
     top = max((1000 * (t1 - t0) for rows in checked.values() for _, t0, t1 in rows), default=1.0)
@@ -248,7 +248,7 @@ def datagram_layout(largest, ax=None, title=None):
             raise ValueError(f"datagram_layout() knows 'IPv4' and 'IPv6', but got the key {key!r}; "
                              f"for example {{'IPv4': 65507}}.")
         _whole(value, f"largest {key} payload", 0, f"{{'{key}': 65507}}")
-    ax = _new_axes(ax, (10.0, 1.9 + 1.5 * len(largest)))
+    ax = new_axes(ax, (10.0, 1.9 + 1.5 * len(largest)))
     widths = {"ip": 2.2, "udp": 1.6, "data": 6.0}
     for row, (family, measured) in enumerate(largest.items()):
         y = -1.6 * row

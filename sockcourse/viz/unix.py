@@ -12,7 +12,7 @@ import statistics
 
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 
-from .style import PALETTE, _new_axes
+from .style import PALETTE, new_axes
 
 #: One colour per message, in the order they were sent (yellow is too pale for white text).
 MESSAGE_COLOURS = (PALETTE["blue"], PALETTE["orange"], PALETTE["bluish green"],
@@ -66,7 +66,7 @@ def message_boundaries(results, ax=None, title=None):
     frames above, the socket kept the message boundaries.
     """
     rows = _check_boundaries(results)
-    ax = _new_axes(ax, (10, 1.2 + 1.45 * len(rows)))
+    ax = new_axes(ax, (10, 1.2 + 1.45 * len(rows)))
     longest = max(len(b"".join(sent)) for _, sent, _ in rows) or 1
     height, gap = 0.62, 0.28
     ticks, labels = [], []
@@ -147,7 +147,7 @@ def fd_passing(sender_fd: int, receiver_fd: int, *, offset: int, links: int, siz
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"The {what} must be a whole number of 0 or more, but got {value!r}; "
                              f"pass what the processes reported, such as os.fstat(fd).st_nlink for links.")
-    ax = _new_axes(ax, (10, 5.6))
+    ax = new_axes(ax, (10, 5.6))
     left = _fd_table(ax, 0.0, 5.6, sender, sender_fd, _SENDER, "sent it")
     right = _fd_table(ax, 7.1, 5.6, receiver, receiver_fd, _RECEIVER, "received it")
 
@@ -202,7 +202,7 @@ def latency_comparison(samples, ax=None, title=None):
     percentile, whiskers from the 1st to the 99th, every round as a faint dot, the median written.
     """
     samples = _check_measurements(samples, "round-trip times in seconds", "{'tcp': [...], 'unix': [...]}")
-    ax = _new_axes(ax, (7, 4.5))
+    ax = new_axes(ax, (7, 4.5))
     kinds = list(samples)
     micro = {kind: sorted(v * 1e6 for v in samples[kind]) for kind in kinds}
 
@@ -243,7 +243,7 @@ def latency_comparison(samples, ax=None, title=None):
 def throughput_comparison(rates, ax=None, title=None):
     """Throughput by kind (bits per second in, Gbit/s drawn): a bar at the median, a dot for each run."""
     rates = _check_measurements(rates, "throughputs in bits per second", "{'tcp': [...], 'unix': [...]}")
-    ax = _new_axes(ax, (6, 4.5))
+    ax = new_axes(ax, (6, 4.5))
     kinds = list(rates)
     for i, kind in enumerate(kinds):
         colour, _ = _kind_style(kind, i)
