@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from sockcourse import handlers, kernel, serve
-from sockcourse.kernel import view as kernel_states
+from sockcourse.kernel import diag, view as kernel_states
 from conftest import ipv6_loopback_available, recv_exactly, wait_for
 
 pytestmark = [
@@ -257,3 +257,177 @@ def test_a_state_that_does_not_come_returns_what_is_there_after_the_timeout():
         waited = time.monotonic() - started
     assert 0.25 <= waited < 2.0
     assert table.states() == ["LISTEN"]
+
+
+# -- the fast sources say what psutil says --------------------------------------------------
+#
+# states() reads Linux's sock_diag (the kernel filters by port) or /proc/net/tcp
+# (parsed only where a line names our ports) instead of psutil, which parses the
+# whole table and maps each socket to a process. The tests below make one socket
+# in each state a connection passes through and ask all three sources, and
+# states() itself through each, for the same rows.
+
+SOURCES = kernel.TABLE_SOURCES
+
+
+def _available_sources():
+    try:
+        diag.tcp_sockets({1})
+    except OSError as exc:
+        return [pytest.param("sock_diag", marks=pytest.mark.skip(reason=f"sock_diag refused here: {exc}")),
+                "/proc/net/tcp", "psutil"]
+    return list(SOURCES)
+
+
+class Zoo:
+    """A listener and connections the test drives into each state, all on raw sockets.
+
+    established: both ends ESTABLISHED. half_closed: the client shut down its
+    sending side, so the client end is in FIN_WAIT2 and the (still open) server
+    end in CLOSE_WAIT. closed: the client closed first, then the server, so the
+    client end waits in TIME_WAIT. Nothing here depends on a thread.
+    """
+
+    def __init__(self, listen_host: str, connect_host: str):
+        family = socket.AF_INET6 if ":" in listen_host else socket.AF_INET
+        self.sockets = []
+        self.listener = self._keep(socket.socket(family, socket.SOCK_STREAM))
+        if family == socket.AF_INET6:
+            # "::" with V6ONLY off takes IPv4 clients too, seen as ::ffff:127.0.0.1.
+            self.listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, listen_host != "::")
+        self.listener.bind((listen_host, 0))
+        self.listener.listen(8)
+        self.port = self.listener.getsockname()[1]
+        self.clients = {}
+        self.expected = {(kernel_states._addr(self.listener.getsockname()[:2]), "", "LISTEN")}
+        for name in ("established", "half_closed", "closed"):
+            client = self._keep(socket.create_connection((connect_host, self.port), timeout=5))
+            server_end = self._keep(self.listener.accept()[0])
+            server_end.settimeout(5)
+            # Each end's names as its own socket gives them: with "::" the server end
+            # speaks IPv6 and names the IPv4 client [::ffff:127.0.0.1]:port.
+            ends = {"client": (name_of(client), _text(client.getpeername())),
+                    "server": (_text(server_end.getsockname()), _text(server_end.getpeername()))}
+            self.clients[name] = (client, server_end, ends)
+        client, server_end, ends = self.clients["established"]
+        self.expected |= {(*ends["client"], "ESTABLISHED"), (*ends["server"], "ESTABLISHED")}
+        client, server_end, ends = self.clients["half_closed"]
+        client.shutdown(socket.SHUT_WR)
+        assert server_end.recv(1) == b""
+        self.expected |= {(*ends["client"], "FIN_WAIT2"), (*ends["server"], "CLOSE_WAIT")}
+        client, server_end, ends = self.clients["closed"]
+        client.close()
+        assert server_end.recv(1) == b""
+        server_end.close()
+        self.expected.add((*ends["client"], "TIME_WAIT"))  # the end that closed first waits; the other is gone
+
+    def _keep(self, sock):
+        self.sockets.append(sock)
+        return sock
+
+    def names(self):
+        """The client ends' addresses, as each end of the connection writes them."""
+        return [ends[side][index] for _, _, ends in self.clients.values()
+                for side, index in (("client", 0), ("server", 1))]
+
+    def close(self):
+        for sock in self.sockets:
+            sock.close()
+
+
+@pytest.fixture(params=[("127.0.0.1", "127.0.0.1"), ("::1", "::1"), ("::", "127.0.0.1")],
+                ids=["ipv4", "ipv6", "ipv4-mapped"])
+def zoo(request):
+    listen_host, connect_host = request.param
+    if ":" in listen_host and not ipv6_loopback_available():
+        pytest.skip("IPv6 loopback (::1) cannot be bound on this machine")
+    made = Zoo(listen_host, connect_host)
+    try:
+        # The last FIN lands a moment after close(); wait until the kernel says so.
+        kernel.states(made.port, until="TIME_WAIT")
+        yield made
+    finally:
+        made.close()
+
+
+def _our_rows(connections, zoo):
+    """(local, remote, state) of the listener and of the zoo's connections (not of older TIME_WAITs)."""
+    names = set(zoo.names())
+    rows = set()
+    for conn in connections:
+        local, remote = kernel_states._addr(conn.laddr), kernel_states._addr(conn.raddr)
+        # A client's port may also name an older connection to another server, still in TIME_WAIT.
+        to_zoo = zoo.port in (conn.laddr.port if conn.laddr else 0, conn.raddr.port if conn.raddr else 0)
+        ours_ = local in names or remote in names
+        listener = conn.status == "LISTEN"
+        if to_zoo and (ours_ or listener):
+            rows.add((local, remote, conn.status))
+    return rows
+
+
+def _text(address) -> str:
+    return kernel_states._addr(address[:2])
+
+
+@pytest.mark.parametrize("source", _available_sources())
+def test_each_source_gives_psutils_rows_for_every_state(zoo, source):
+    expected = zoo.expected
+    assert len(expected) == 6
+    # The reference itself must show them: otherwise agreeing with it would prove nothing.
+    assert _our_rows(psutil.net_connections(kind="tcp"), zoo) == expected
+    seen = _our_rows(kernel_states._tcp_connections({zoo.port}, source), zoo)
+    assert seen == expected
+
+
+@pytest.mark.parametrize("source", _available_sources())
+def test_states_prints_the_same_table_whichever_source_it_reads(zoo, source, monkeypatch):
+    closed_client = _address_of(zoo.clients["closed"][2]["client"][0])
+    # A server's port; a listener and a socket; a port and a closed socket's old address.
+    asked = [(zoo.port,), (zoo.listener, zoo.clients["established"][0]), (zoo.port, closed_client)]
+    monkeypatch.setattr(kernel_states, "_source", "psutil")
+    reference = [repr(ours(kernel.states(*things), *zoo.names())) for things in asked]
+    for state in ("LISTEN", "ESTABLISHED", "FIN_WAIT2", "CLOSE_WAIT", "TIME_WAIT"):
+        assert state in reference[0]
+    assert "TIME_WAIT" in reference[2] and "ESTABLISHED" not in reference[2]
+    monkeypatch.setattr(kernel_states, "_source", source)
+    assert [repr(ours(kernel.states(*things), *zoo.names())) for things in asked] == reference
+
+
+def _address_of(name: str) -> tuple[str, int]:
+    host, port = name.rsplit(":", 1)
+    return host.strip("[]"), int(port)
+
+
+def test_the_kernel_filter_keeps_only_the_ports_asked_for():
+    with socket.create_server(("127.0.0.1", 0)) as one, socket.create_server(("127.0.0.1", 0)) as two, \
+            socket.create_server(("127.0.0.1", 0)) as three:
+        ports = [s.getsockname()[1] for s in (one, two, three)]
+        with socket.create_connection(("127.0.0.1", ports[1]), timeout=5) as client:
+            client_port = client.getsockname()[1]
+            try:
+                found = diag.tcp_sockets({ports[0], ports[2]})
+            except OSError as exc:
+                pytest.skip(f"sock_diag refused here: {exc}")
+            assert {(row[2][1], row[1]) for row in found} == {(ports[0], 10), (ports[2], 10)}  # 10 is LISTEN
+            # A remote port matches too: the client end is found by the server's port.
+            found = diag.tcp_sockets({ports[1]})
+            assert sorted((row[2][1], row[3][1]) for row in found) == sorted(
+                [(ports[1], 0), (client_port, ports[1]), (ports[1], client_port)])
+            # Past MAX_FILTERED_PORTS no program is sent and the same rows are kept in Python.
+            many = set(range(1, diag.MAX_FILTERED_PORTS + 2)) | {ports[1]}
+            unfiltered = diag.tcp_sockets(many)
+            assert all(r[2][1] in many or r[3][1] in many for r in unfiltered)
+            assert {r for r in unfiltered if ports[1] in (r[2][1], r[3][1])} == set(found)
+
+
+def test_the_source_states_reads_is_named():
+    assert kernel.table_source() in kernel.TABLE_SOURCES
+    try:
+        diag.tcp_sockets({1})
+    except OSError:
+        assert kernel.table_source() != "sock_diag" and kernel.table_source_reason()
+    else:
+        assert kernel.table_source() == "sock_diag" and kernel.table_source_reason() == ""
+    with pytest.raises(ValueError) as info:
+        kernel_states._tcp_connections({1}, "netstat")
+    assert "'netstat'" in str(info.value) and "'sock_diag'" in str(info.value)

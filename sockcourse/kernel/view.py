@@ -4,20 +4,42 @@ The notebook's own process holds loopback sockets of its own (Jupyter talks
 to the kernel over them), so every view here is filtered to the ports the
 caller names: a server, a socket, or a port number.
 
-`states()` asks psutil, which reads the same tables as `ss` and `netstat`;
-`proc_net_tcp()` shows the raw lines of Linux's /proc/net/tcp for the
-"everything is a file" aside.
+`states()` reads the same tables as `ss` and `netstat`; `proc_net_tcp()`
+shows the raw lines of Linux's /proc/net/tcp for the "everything is a file"
+aside.
+
+Where states() reads the table (`table_source()` names it), best first:
+
+- "sock_diag" (Linux): the kernel's own filter, asked over netlink as `ss`
+  asks it (see diag.py). Only the sockets on the ports asked about come
+  back; the kernel still walks its table, but in C and without printing it,
+  so 20,000 TIME_WAIT sockets left by a benchmark cost a call some
+  milliseconds, not a third of a second. Chapter 01 asks after every step,
+  so this is what keeps it quick right after chapter 04 or `bench`.
+- "/proc/net/tcp" (Linux where netlink is refused, e.g. some sandboxes): the
+  raw table, read whole but parsed only where a line names one of our
+  ports, and without a scan of every process's files.
+- "psutil" (macOS and the rest): portable, and the reference the other two
+  are tested against, but on Linux it parses every line and maps every
+  socket to its process, which is what made each call cost a third of a
+  second after a benchmark.
+
+The three give the same rows: one per kernel socket, addresses and state
+names as psutil spells them.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import psutil
 
+from . import diag
 from ..core.addresses import peer_text
 from ..core.checks import check_seconds
 from ..core.errors import ArgumentError, ArgumentTypeError
@@ -108,7 +130,95 @@ def _addr(address) -> str:
     return peer_text(address) if address else ""
 
 
-def _tcp_connections():
+#: The sources states() can read, in the order it tries them (see the module's docstring).
+TABLE_SOURCES = ("sock_diag", "/proc/net/tcp", "psutil")
+
+_source: str | None = None   # decided on first use, then kept
+_source_reason = ""
+
+
+def table_source() -> str:
+    """Which source states() reads on this machine: 'sock_diag', '/proc/net/tcp' or 'psutil'.
+
+    Decided once, on first use, by asking: sock_diag where the kernel answers
+    it, else /proc/net/tcp where it exists, else psutil. `table_source_reason()`
+    says why the better ones were passed over.
+    """
+    global _source, _source_reason
+    if _source is None:
+        reasons = []
+        if sys.platform.startswith("linux"):
+            try:
+                diag.tcp_sockets({1})  # a real question; its answer does not matter
+            except OSError as exc:
+                reasons.append(f"sock_diag is not available ({exc})")
+            else:
+                _source, _source_reason = "sock_diag", ""
+                return _source
+        if os.path.exists("/proc/net/tcp"):
+            _source = "/proc/net/tcp"
+        else:
+            reasons.append("there is no /proc/net/tcp")
+            _source = "psutil"
+        _source_reason = "; ".join(reasons)
+    return _source
+
+
+def table_source_reason() -> str:
+    """Why states() does not read a better source than `table_source()`; "" where it reads the best."""
+    table_source()
+    return _source_reason
+
+
+class _Address(NamedTuple):
+    """An address as psutil gives it (ip, port), so every source's rows read alike."""
+
+    ip: str
+    port: int
+
+
+class _Conn(NamedTuple):
+    """One socket as psutil's net_connections() gives it: what the other sources make too."""
+
+    laddr: tuple   # (host, port), or () when the port is 0 (no address)
+    raddr: tuple
+    status: str
+
+
+def _tcp_connections(ports: set[int], source: str | None = None):
+    """The TCP sockets that may be on `ports`, from `source` (the machine's best by default).
+
+    sock_diag and /proc/net/tcp return only sockets with a local or remote
+    port in `ports`; psutil returns every socket. The caller filters further.
+    """
+    global _source, _source_reason
+    if source is None:
+        source = table_source()
+        if source == "sock_diag":
+            try:
+                return _diag_connections(ports)
+            except OSError as exc:
+                # The kernel answered the first time; if it stops (a timeout under
+                # load, a new sandbox rule), the raw table still gives the same rows.
+                _source, _source_reason = "/proc/net/tcp", f"sock_diag failed ({exc})"
+                source = _source
+    if source == "sock_diag":
+        return _diag_connections(ports)
+    if source == "/proc/net/tcp":
+        return [_Conn(*_proc_address_pair(line), PROC_TCP_STATES.get(line.split(None, 4)[3], "NONE"))
+                for line in _proc_lines(ports)]
+    if source == "psutil":
+        return _psutil_connections()
+    raise ArgumentError(f"The table source {source!r} is not one of {', '.join(map(repr, TABLE_SOURCES))}.")
+
+
+def _diag_connections(ports: set[int]) -> list[_Conn]:
+    return [_Conn(_Address(*local) if local[1] else (), _Address(*remote) if remote[1] else (),
+                  PROC_TCP_STATES.get(f"{state:02X}", "NONE"))
+            for _, state, local, remote in diag.tcp_sockets(ports)]
+
+
+def _psutil_connections():
     try:
         return psutil.net_connections(kind="tcp")
     except psutil.AccessDenied:
@@ -151,7 +261,7 @@ def states(*things, until=None, timeout: float = 2.0) -> StateTable:
     deadline = time.monotonic() + timeout
     while True:
         table = StateTable()
-        for conn in _tcp_connections():
+        for conn in _tcp_connections(ports):
             local_port = conn.laddr.port if conn.laddr else None
             remote_port = conn.raddr.port if conn.raddr else None
             if endpoints:
@@ -203,7 +313,11 @@ def proc_net_tcp(*things) -> list[str]:
     Addresses and ports are hexadecimal there; `decode_proc_line` reads one.
     """
     server_ports, other_ports = _ports_of(things)
-    wanted = {f"{p:04X}" for p in server_ports | other_ports}
+    return _proc_lines(server_ports | other_ports)
+
+
+def _proc_lines(ports: set[int]) -> list[str]:
+    wanted = {f"{p:04X}" for p in ports}
     lines = []
     for name in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -212,10 +326,10 @@ def proc_net_tcp(*things) -> list[str]:
         except FileNotFoundError:
             continue
         for row in rows:
-            fields = row.split()
-            local_port = fields[1].rsplit(":", 1)[1]
-            remote_port = fields[2].rsplit(":", 1)[1]
-            if local_port in wanted or remote_port in wanted:
+            # Only the first three fields matter here; splitting the other
+            # fourteen of 20,000 lines would cost more than reading them.
+            fields = row.split(None, 3)
+            if fields[1][-4:] in wanted or fields[2][-4:] in wanted:
                 lines.append(row.strip())
     return lines
 
@@ -223,21 +337,29 @@ def proc_net_tcp(*things) -> list[str]:
 def decode_proc_line(line: str) -> dict:
     """Read one /proc/net/tcp line: its local and remote address and state."""
     fields = line.split()
-
-    def address(text: str) -> str:
-        host_hex, port_hex = text.rsplit(":", 1)
-        raw = bytes.fromhex(host_hex)
-        if len(raw) == 4:
-            # The kernel prints the address as a number in the CPU's byte order.
-            host = socket.inet_ntop(socket.AF_INET, raw[::-1] if _little_endian() else raw)
-        else:
-            words = [raw[i:i + 4] for i in range(0, 16, 4)]
-            raw = b"".join(w[::-1] if _little_endian() else w for w in words)
-            host = socket.inet_ntop(socket.AF_INET6, raw)
-        return _addr((host, int(port_hex, 16)))
-
-    return {"local": address(fields[1]), "remote": address(fields[2]),
+    local, remote = (_proc_address(text) for text in fields[1:3])
+    return {"local": _addr(local), "remote": _addr(remote),
             "state": PROC_TCP_STATES.get(fields[3], fields[3])}
+
+
+def _proc_address_pair(line: str) -> tuple[tuple, tuple]:
+    """A line's local and remote address as psutil gives them: () where the port is 0."""
+    fields = line.split(None, 3)
+    local, remote = _proc_address(fields[1]), _proc_address(fields[2])
+    return (_Address(*local) if local[1] else ()), (_Address(*remote) if remote[1] else ())
+
+
+def _proc_address(text: str) -> tuple[str, int]:
+    host_hex, port_hex = text.rsplit(":", 1)
+    raw = bytes.fromhex(host_hex)
+    if len(raw) == 4:
+        # The kernel prints the address as a number in the CPU's byte order.
+        host = socket.inet_ntop(socket.AF_INET, raw[::-1] if _little_endian() else raw)
+    else:
+        words = [raw[i:i + 4] for i in range(0, 16, 4)]
+        raw = b"".join(w[::-1] if _little_endian() else w for w in words)
+        host = socket.inet_ntop(socket.AF_INET6, raw)
+    return host, int(port_hex, 16)
 
 
 def _little_endian() -> bool:
