@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import signal
 import socket
 import stat
@@ -22,12 +23,14 @@ import psutil
 import pytest
 
 from sockcourse import bench, handlers, peers, registry, serve
-from sockcourse.bench import loopback
-from sockcourse.peers import bench_peer
+from sockcourse.bench import c_peer, loopback, suite
+from sockcourse.peers import bench_peer, toolchains
 
 pytestmark = pytest.mark.timeout(60)
 
 BOTH = pytest.mark.parametrize("kind", bench.KINDS)
+
+has_compiler = pytest.mark.skipif(toolchains.compiler() is None, reason="no C compiler on this machine")
 
 
 @pytest.fixture
@@ -146,6 +149,83 @@ def test_compare_measures_every_kind_and_table_shows_them():
     assert text.count("Gbit/s") == 2 and "tcp" in text and "unix" in text and "µs" in text
 
 
+# -- Python at one end, C at the other ---------------------------------------------------------
+@pytest.fixture(scope="module")
+def pingpong():
+    if toolchains.compiler() is None:
+        pytest.skip("no C compiler on this machine")
+    with toolchains.built("pingpong") as program:
+        yield program
+
+
+@BOTH
+@pytest.mark.parametrize("client, server", [("python", "c"), ("c", "python"), ("c", "c"), ("python", "python")])
+def test_every_pairing_of_python_and_c_times_every_round(pingpong, kind, client, server):
+    samples = c_peer.round_trips(client, server, kind, rounds=150, warmup=5, size=3, program=pingpong)
+    assert len(samples) == 150 and all(isinstance(s, float) and 0 < s < bench.TIMEOUT for s in samples)
+    assert children() == [], "every peer, Python or C, has been waited for"
+
+
+@has_compiler
+def test_round_trips_builds_the_c_program_when_not_given_one(temp_dirs):
+    assert len(c_peer.round_trips("python", "c", "unix", rounds=20)) == 20
+    assert children() == []
+
+
+@pytest.mark.parametrize("client, server, words", [
+    ("python", "c", "The C echo peer ended with exit code 1 during the round trips"),
+    ("c", "python", "pingpong failed with exit code 1"),
+])
+def test_a_c_side_that_is_not_pingpong_is_caught(client, server, words):
+    # `false` is a real program that exits with 1 at once: an echo that echoes nothing, a client that times nothing.
+    program = shutil.which("false")
+    if program is None:
+        pytest.skip("this machine has no 'false' program")
+    with pytest.raises(bench.BenchError, match=words):
+        c_peer.round_trips(client, server, "tcp", rounds=10, program=program)
+    assert children() == []
+
+
+@has_compiler
+def test_the_c_program_refuses_a_descriptor_that_is_not_a_socket(pingpong):
+    for option in ("--fd", "--echo-fd"):
+        with open(os.devnull, "rb") as not_a_socket:
+            done = subprocess.run([pingpong, option, str(not_a_socket.fileno())], pass_fds=(not_a_socket.fileno(),),
+                                  capture_output=True, text=True, timeout=30)
+        assert done.returncode == 2 and "is not a connected stream socket" in done.stderr, done.stderr
+    done = subprocess.run([pingpong, "--fd", "3", "--echo-fd", "4"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and "three different runs" in done.stderr, done.stderr
+
+
+# -- the suite's arithmetic: spreads, paired ratios, which trials run sockperf ----------------------
+def test_a_spread_is_the_median_smallest_largest_and_count_of_what_was_measured():
+    assert suite.Spread.of([3.0, None, 1.0, 2.0, 10.0]) == suite.Spread(2.5, 1.0, 10.0, 4)
+    assert suite.Spread.of([1.5]) == suite.Spread(1.5, 1.5, 1.5, 1)
+    assert suite.Spread.of([None, None]) == suite.Spread(None, None, None, 0)
+    assert suite.Spread.of([]) == suite.Spread(None, None, None, 0)
+
+
+def test_ratios_are_taken_trial_by_trial():
+    assert suite.paired_ratios([2.0, None, 3.0, 9.0], [1.0, 2.0, 0, 3.0]) == [2.0, None, None, 3.0]
+    # A ratio of the medians would say 1.0 here; trial by trial, each trial's own halves are compared.
+    assert suite.Spread.of(suite.paired_ratios([10.0, 20.0, 30.0], [20.0, 10.0, 15.0])).median == 2.0
+
+
+@pytest.mark.parametrize("trials, wanted, chosen", [
+    (7, 1, {3}), (11, 3, {1, 5, 9}), (5, 0, set()), (2, 5, {0, 1}), (1, 1, {0}),
+])
+def test_sockperf_runs_in_trials_spread_over_the_run(trials, wanted, chosen):
+    plan = suite.Plan("t", total_bytes=1, throughput_seconds=1.0, repeats=1, rounds=1, counts=(1,), stall=1.0,
+                      trials=trials, sockperf_trials=wanted)
+    assert {trial for trial in range(trials) if plan.sockperf_in(trial)} == chosen
+
+
+def test_every_plan_announces_as_many_steps_as_it_takes():
+    for plan in (suite.QUICK, suite.FULL):
+        assert plan.steps == plan.repeats * 3 + plan.trials + 1
+        assert plan.trials >= 5, "a median and a spread need several trials"
+
+
 # -- bad input ----------------------------------------------------------------------------
 @pytest.mark.parametrize("call, named", [
     (lambda: bench.ping_pong_rtt("udp"), "'udp'"),
@@ -163,6 +243,11 @@ def test_compare_measures_every_kind_and_table_shows_them():
     (lambda: bench.throughput("unix", time_limit=math.inf), "inf"),
     (lambda: bench.c_ping_pong("tcp", rounds=0), "0"),
     (lambda: bench.c_ping_pong("sctp"), "'sctp'"),
+    (lambda: c_peer.round_trips("java", "c"), "'java'"),
+    (lambda: c_peer.round_trips("c", "rust"), "'rust'"),
+    (lambda: c_peer.round_trips("python", "c", "udp"), "'udp'"),
+    (lambda: c_peer.round_trips("python", "c", rounds=-5), "-5"),
+    (lambda: c_peer.round_trips("python", "c", time_limit=math.nan), "nan"),
 ])
 def test_bad_input_is_refused_in_one_sentence(call, named):
     with pytest.raises(ValueError) as caught:

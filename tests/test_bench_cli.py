@@ -17,14 +17,31 @@ import time
 
 import pytest
 
+from pathlib import Path
+
+from sockcourse.bench import suite
 from sockcourse.bench.c_peer import c_ping_pong
 from sockcourse.peers import toolchains as cbuild
 from sockcourse.peers.outside import iperf3_gbps
 
 pytestmark = pytest.mark.timeout(180)
 
+REPO = Path(__file__).resolve().parent.parent
+
 NUMBER_KEYS = ("tcp_gbps", "iperf3_gbps", "throughput_ratio", "rtt_us", "c_rtt_us", "rtt_ratio",
-               "unix_rtt_us", "unix_gbps")
+               "unix_rtt_us", "unix_gbps",
+               "throughput_ratio_min", "throughput_ratio_max", "rtt_ratio_min", "rtt_ratio_max",
+               "sockperf_rtt_us", "sockperf_ratio", "sockperf_ratio_min", "sockperf_ratio_max",
+               "py_client_c_server_rtt_us", "c_client_py_server_rtt_us")
+
+#: Each ratio with a spread, and the key that says how many trials it is the median of.
+SPREADS = {"throughput_ratio": "throughput_trials", "rtt_ratio": "rtt_trials", "sockperf_ratio": "sockperf_trials"}
+
+#: What a run may leave in the repository: source files (others may be writing them meanwhile), caches.
+SOURCE_SUFFIXES = {".py", ".pyc", ".md", ".ipynb", ".c", ".toml", ".cfg", ".txt", ".yml", ".yaml"}
+SKIPPED_DIRS = {".git", ".venv", "__pycache__", ".pytest_cache", ".ipynb_checkpoints", "build"}
+
+has_sockperf = shutil.which("sockperf") is not None
 
 has_compiler = pytest.mark.skipif(cbuild.compiler() is None, reason="no C compiler on this machine")
 
@@ -34,12 +51,39 @@ def run_cli(*args, timeout=150, env=None):
                           timeout=timeout, env=None if env is None else {**os.environ, **env})
 
 
+def run_cli_in(cwd, *args, timeout=150, env=None):
+    return subprocess.run([sys.executable, "-m", "sockcourse", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd, env={**os.environ, **(env or {})})
+
+
+def repo_files() -> set:
+    found = set()
+    for folder, dirs, files in os.walk(REPO):
+        dirs[:] = [d for d in dirs if d not in SKIPPED_DIRS and not d.endswith(".egg-info")]
+        found.update(os.path.join(folder, name) for name in files + [d for d in dirs])
+    return found
+
+
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
     saved = tmp_path_factory.mktemp("bench") / "saved.json"
-    done = run_cli("bench", "--quick", "--json", "--save", str(saved))
+    cwd = tmp_path_factory.mktemp("cwd")
+    # A private, short TMPDIR (UNIX socket paths are short): whatever the run leaves in it shows.
+    tmpdir = tempfile.mkdtemp(prefix="sc-bench-")
+    before = repo_files()
+    try:
+        done = run_cli_in(cwd, "bench", "--quick", "--json", "--save", str(saved), env={"TMPDIR": tmpdir})
+        done.left_in_tmp = os.listdir(tmpdir)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    done.new_in_repo = {path for path in repo_files() - before if Path(path).suffix not in SOURCE_SUFFIXES}
+    done.left_in_cwd = os.listdir(cwd)
     done.saved = saved
     return done
+
+
+def summary_of(done) -> dict:
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def test_quick_json_has_every_key_as_a_number_or_null(quick):
@@ -61,7 +105,50 @@ def test_quick_json_has_every_key_as_a_number_or_null(quick):
     if result["c_rtt_us"] is None:
         assert result["rtt_ratio"] is None
     else:
-        assert result["rtt_ratio"] == pytest.approx(result["rtt_us"] / result["c_rtt_us"])
+        # The median of the trials' own ratios, so not exactly rtt_us / c_rtt_us (the medians' ratio).
+        assert result["rtt_ratio"] is not None and result["rtt_us"] is not None
+    assert set(result) == {*suite.KEYS, "plan", "pinned_cpu"}, "every key, and no other"
+
+
+def test_quick_json_spreads_are_present_and_ordered(quick):
+    result = summary_of(quick)
+    for ratio, trials in SPREADS.items():
+        low, median, high, count = (result[f"{ratio}_min"], result[ratio], result[f"{ratio}_max"], result[trials])
+        assert isinstance(count, int) and not isinstance(count, bool) and count >= 0, (trials, count)
+        if count == 0:
+            assert low is None and median is None and high is None, (ratio, low, median, high)
+        else:
+            assert None not in (low, median, high), (ratio, low, median, high)
+            assert 0 < low <= median <= high, (ratio, low, median, high)
+    if cbuild.compiler() is not None:
+        assert result["rtt_trials"] == suite.QUICK.trials, "every trial pairs a Python and a C round trip"
+        assert result["py_client_c_server_rtt_us"] > 0 and result["c_client_py_server_rtt_us"] > 0
+    else:
+        assert result["rtt_trials"] == 0 and result["py_client_c_server_rtt_us"] is None
+    if shutil.which("iperf3") is None:
+        assert result["throughput_trials"] == 0
+    else:
+        assert result["throughput_trials"] == suite.QUICK.repeats
+
+
+def test_sockperf_is_the_latency_anchor_where_installed_and_a_sentence_where_not(quick):
+    result = summary_of(quick)
+    warnings = [line for line in quick.stderr.splitlines() if ": warning: sockperf:" in line]
+    if has_sockperf:
+        assert result["sockperf_rtt_us"] > 0 and result["sockperf_trials"] == suite.QUICK.sockperf_trials
+        assert warnings == [], warnings
+    else:
+        assert result["sockperf_rtt_us"] is None and result["sockperf_ratio"] is None
+        assert len(warnings) == 1 and "sockperf is not installed" in warnings[0], quick.stderr[-2000:]
+        assert warnings[0].endswith("."), "one whole sentence"
+
+
+def test_a_plain_run_writes_nothing_but_what_it_was_asked_to(quick):
+    assert quick.returncode == 0, quick.stderr[-2000:]
+    assert quick.new_in_repo == set(), f"the run left files in the repository: {sorted(quick.new_in_repo)}"
+    assert quick.left_in_cwd == [], f"the run left files in its working folder: {quick.left_in_cwd}"
+    assert quick.left_in_tmp == [], f"the run left files in its temporary folder: {quick.left_in_tmp}"
+    assert quick.saved.is_file(), "--save PATH is the one file a run writes"
 
 
 def test_quick_prints_a_table_on_stdout_and_progress_on_stderr(quick):
@@ -69,6 +156,13 @@ def test_quick_prints_a_table_on_stdout_and_progress_on_stderr(quick):
     text = "\n".join(table)
     assert "loopback TCP throughput" in text and "TCP round trip, 1 byte, median" in text
     assert "many concurrent clients" in text
+    assert f"the median of {suite.QUICK.trials} interleaved trials" in text and "min-max (trials)" in text
+    assert "where Python's time goes" in text
+    for label in ("C client, C echo peer", "Python client, C echo peer", "C client, Python echo peer",
+                  "Python client, Python echo peer"):
+        assert label in text, label
+    steps = suite.QUICK.steps
+    assert f"[{steps}/{steps}]" in quick.stderr and f"[{steps + 1}/" not in quick.stderr, "the step count is right"
     for model in ("iterative", "threads", "selectors", "asyncio"):
         assert any(line.startswith(model) for line in table), f"no row for {model}"
     assert "[1/" in quick.stderr and "bench: finished" in quick.stderr
@@ -115,6 +209,8 @@ def test_a_compiler_that_fails_is_a_warning_not_a_traceback():
     assert "false" in warnings[0] and "c_rtt_us is null" in warnings[0], warnings[0]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["c_rtt_us"] is None and result["rtt_ratio"] is None
+    assert result["rtt_ratio_min"] is None and result["rtt_ratio_max"] is None and result["rtt_trials"] == 0
+    assert result["py_client_c_server_rtt_us"] is None and result["c_client_py_server_rtt_us"] is None
     assert result["rtt_us"] is not None, "the Python round trips are measured all the same"
     # The run went on past the C step: the many-clients step ran and found every model.
     assert "many clients" in done.stderr and result["max_clients"]["iterative"] == 1, result

@@ -206,3 +206,35 @@ def test_iperf3_is_none_where_it_is_not_installed(monkeypatch, tmp_path):
 def test_iperf3_measures_loopback_where_installed():
     assert outside.iperf3_gbps(1.0) > 0
     assert children() == []
+
+
+def test_sockperf_is_none_where_it_is_not_installed(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no sockperf on this PATH
+    assert outside.sockperf_rtt_us(1.0) is None
+    with pytest.raises(ValueError, match=r"The seconds must be a finite number of seconds, but got inf"):
+        outside.sockperf_rtt_us(math.inf)
+
+
+@pytest.mark.skipif(outside.shutil.which("sockperf") is None, reason="sockperf is not installed")
+def test_sockperf_measures_loopback_round_trips_where_installed():
+    rtt = outside.sockperf_rtt_us(1.0)
+    assert isinstance(rtt, float) and 0 < rtt < 10_000, rtt
+    assert children() == [], "the sockperf server is ended after its client"
+
+
+def test_the_listening_port_of_a_child_comes_from_the_kernel():
+    # What sockperf is asked: bind port 0 and listen, without saying which port it got.
+    listener = python("import socket, time\n"
+                      "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
+                      "print(s.getsockname()[1], flush=True); time.sleep(30)")
+    silent = python("import time; time.sleep(30)")
+    try:
+        said = int(process.read_line(listener, 10))
+        assert outside._listening_port(listener, 10) == said
+        started = time.monotonic()
+        assert outside._listening_port(silent, 0.3) is None, "a child that listens on nothing has no port"
+        assert time.monotonic() - started < 2
+    finally:
+        process.end_process(listener, 0.1)
+        process.end_process(silent, 0.1)
+    assert outside._listening_port(listener, 5) is None, "an ended child listens on nothing"

@@ -9,8 +9,8 @@ Every run is bounded: counts are capped, every socket wait has a timeout,
 and a time limit ends a long run early with what it has measured so far.
 
 Chapter 03 draws these numbers (sockcourse.viz.unix) and prints them with
-`table()`; `c_peer.c_ping_pong` measures the same round trip in C, and the
-command line's `bench` (bench/suite.py) runs them all.
+`table()`; `c_peer` measures the same round trip with C at one end or at
+both, and the command line's `bench` (bench/suite.py) runs them all.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ class _ProcessPeer:
         return self._why
 
 
-def _kernel_timeouts(sock: socket.socket, seconds: float) -> None:
+def kernel_timeouts(sock: socket.socket, seconds: float) -> None:
     """Make `sock` blocking, with its waits limited by the kernel (SO_RCVTIMEO, SO_SNDTIMEO).
 
     A Python-level timeout (settimeout) turns every recv() into a poll() and
@@ -134,8 +134,12 @@ def _kernel_timeouts(sock: socket.socket, seconds: float) -> None:
 
 
 @contextlib.contextmanager
-def _connection(kind: str, peer: str):
-    """A socket connected to a fresh peer; on exit, everything is closed, waited for and removed."""
+def peer_connection(kind: str, peer: str):
+    """A socket connected to a fresh peer; on exit, everything is closed, waited for and removed.
+
+    Also used by bench.c_peer, which hands the socket to a C program that
+    times the round trips against this Python peer.
+    """
     tempdir = listener = conn = runner = None
     try:
         if kind == "unix":
@@ -157,7 +161,7 @@ def _connection(kind: str, peer: str):
             raise BenchError(f"The {peer} peer did not connect within {TIMEOUT} s ({why}); "
                              f"run sockcourse/peers/bench_peer.py by hand to see what it does.") from None
         listener.close()
-        _kernel_timeouts(conn, TIMEOUT)
+        kernel_timeouts(conn, TIMEOUT)
         if kind == "tcp":
             # Without it, Nagle's algorithm may hold a small message back while an ACK is due.
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -196,31 +200,40 @@ def ping_pong_rtt(kind: str = "tcp", *, rounds: int = 1000, size: int = 1, peer:
     size = _check_whole(size, "message size in bytes", 1, MAX_SIZE, "size=1")
     warmup = _check_whole(warmup, "number of warm-up rounds", 0, MAX_ROUNDS, "warmup=20")
     time_limit = check_timeout(time_limit, "time_limit")
+    with peer_connection(kind, peer) as conn:
+        conn.sendall(bench_peer.REQUEST.pack(bench_peer.ECHO, size, 0))
+        return time_round_trips(conn, rounds=rounds, size=size, warmup=warmup, time_limit=time_limit)
+
+
+def time_round_trips(conn: socket.socket, *, rounds: int, size: int, warmup: int, time_limit: float | None) -> list[float]:
+    """The timing loop of ping_pong_rtt() on a connected socket whose other end echoes.
+
+    The arguments are checked already. bench.c_peer runs the same loop
+    against an echo written in C.
+    """
     message = bench_peer.pattern(size)[:size]
     buffer = bytearray(size)
     samples: list[float] = []
     clock = time.perf_counter
-    with _connection(kind, peer) as conn:
-        conn.sendall(bench_peer.REQUEST.pack(bench_peer.ECHO, size, 0))
-        deadline = None if time_limit is None else clock() + time_limit
-        # Bound methods and a first recv_into() that usually gets it all: the loop's own
-        # cost is part of every sample, so it does as little as the C version does.
-        send, recv_into = conn.sendall, conn.recv_into
-        for number in range(warmup + rounds):
-            started = clock()
-            send(message)
-            got = recv_into(buffer)
-            if got < size and (got == 0 or not _recv_rest(conn, buffer, got, size)):
-                raise BenchError(f"The peer closed the connection after {number} round trips of {size} bytes; "
-                                 f"it should echo until we close.")
-            elapsed = clock() - started
-            if buffer != message:
-                raise BenchError(f"Round trip {number} came back changed ({bytes(buffer[:16])!r}... instead "
-                                 f"of {message[:16]!r}...); the peer is not an echo.")
-            if number >= warmup:
-                samples.append(elapsed)
-            if deadline is not None and not number % 64 and samples and clock() > deadline:
-                break
+    deadline = None if time_limit is None else clock() + time_limit
+    # Bound methods and a first recv_into() that usually gets it all: the loop's own
+    # cost is part of every sample, so it does as little as the C version does.
+    send, recv_into = conn.sendall, conn.recv_into
+    for number in range(warmup + rounds):
+        started = clock()
+        send(message)
+        got = recv_into(buffer)
+        if got < size and (got == 0 or not _recv_rest(conn, buffer, got, size)):
+            raise BenchError(f"The peer closed the connection after {number} round trips of {size} bytes; "
+                             f"it should echo until we close.")
+        elapsed = clock() - started
+        if buffer != message:
+            raise BenchError(f"Round trip {number} came back changed ({bytes(buffer[:16])!r}... instead "
+                             f"of {message[:16]!r}...); the peer is not an echo.")
+        if number >= warmup:
+            samples.append(elapsed)
+        if deadline is not None and not number % 64 and samples and clock() > deadline:
+            break
     return samples
 
 
@@ -250,7 +263,7 @@ def throughput(kind: str = "tcp", *, total_bytes: int = 64 * MiB, chunk: int = 2
     view = memoryview(buffer)
     expected = memoryview(bench_peer.pattern(chunk)) if verify else None
     clock = time.perf_counter
-    with _connection(kind, peer) as conn:
+    with peer_connection(kind, peer) as conn:
         started = clock()
         deadline = None if time_limit is None else started + time_limit
         conn.sendall(bench_peer.REQUEST.pack(bench_peer.SOURCE, total_bytes, chunk))

@@ -2,10 +2,10 @@
 
 `measure_all(plan)` measures this machine with the same code the notebooks
 use: loopback TCP and UNIX throughput and round trips (`bench.loopback`),
-the same round trip in C (`bench.c_peer`, built with this machine's
-compiler), iperf3 on loopback as a yardstick where it is installed
-(`peers.outside`), and how many concurrent connections each server model
-serves (`bench.manyclients`).
+the same round trip in C and half in C (`bench.c_peer`, built with this
+machine's compiler), iperf3 and sockperf on loopback as yardsticks where
+they are installed (`peers.outside`), and how many concurrent connections
+each server model serves (`bench.manyclients`).
 It returns a `Results`: the numbers, every many-clients run, and each
 problem as a `Problem`, never a traceback. Printing, the table and the
 progress display belong to the command line (`sockcourse/cli/bench.py`).
@@ -14,6 +14,15 @@ Round trips are measured with both ends on one CPU, for Python and for C
 alike: where the two ends sit on different CPUs, waking the other CPU can
 cost more than everything else in a round trip, and that varies from run to
 run with the scheduler's choices, not with the language.
+
+A comparison is only as steady as the machine between its two halves, and
+a machine's speed drifts over seconds (its clock rate, other programs, where
+the scheduler puts things). So the round trips are measured in several short
+trials, each one a round of every pairing (Python and C, TCP and UNIX, and
+sockperf in some), in an order that rotates from trial to trial; a ratio is
+taken within each trial, where both halves met the same machine, and the
+result is the median of those ratios with their smallest and largest (a
+`Spread`). Throughput is compared with iperf3 the same way, run by run.
 """
 
 from __future__ import annotations
@@ -26,13 +35,20 @@ from dataclasses import dataclass, field
 
 from ..core.errors import SockcourseError
 from ..peers import toolchains as cbuild
-from ..peers.outside import iperf3_gbps
-from . import loopback, manyclients
-from .c_peer import c_ping_pong
+from ..peers.outside import iperf3_gbps, sockperf_rtt_us
+from . import c_peer, loopback, manyclients
 
 #: The keys of the summary (the JSON object of `bench --json`), in the order they are printed.
-KEYS = ("tcp_gbps", "iperf3_gbps", "throughput_ratio", "rtt_us", "c_rtt_us", "rtt_ratio",
+#: A value is a number or None; a *_trials value is how many trials gave the ratio before it (0: none).
+KEYS = ("tcp_gbps", "iperf3_gbps", "throughput_ratio", "throughput_ratio_min", "throughput_ratio_max",
+        "throughput_trials",
+        "rtt_us", "c_rtt_us", "rtt_ratio", "rtt_ratio_min", "rtt_ratio_max", "rtt_trials",
+        "sockperf_rtt_us", "sockperf_ratio", "sockperf_ratio_min", "sockperf_ratio_max", "sockperf_trials",
+        "py_client_c_server_rtt_us", "c_client_py_server_rtt_us",
         "unix_rtt_us", "unix_gbps", "max_clients")
+
+#: The ratios that come with a spread: each has <name>_min, <name>_max, and <prefix>_trials.
+SPREADS = {"throughput_ratio": "throughput_trials", "rtt_ratio": "rtt_trials", "sockperf_ratio": "sockperf_trials"}
 
 #: The errors a measurement step may end with; anything else is a bug of the course.
 _STEP_ERRORS = (SockcourseError, cbuild.BuildError, OSError, ValueError, subprocess.SubprocessError)
@@ -46,29 +62,60 @@ class Plan:
     total_bytes: int          # per throughput run
     throughput_seconds: float  # each throughput run (ours and iperf3's) stops after this
     repeats: int              # throughput runs of each kind, alternating; the best one counts
-    rounds: int               # round trips per RTT measurement
+    rounds: int               # round trips per pairing per trial
     counts: tuple             # concurrent clients per server model
     stall: float              # seconds without progress before a many-clients run gives up
+    trials: int = 5           # rounds of every round-trip pairing, interleaved
+    sockperf_trials: int = 1  # how many of those trials also run sockperf (about 3 s each)
+    warmup: int = 100         # round trips at the start of each pairing that are not counted
 
     @property
     def steps(self) -> int:
-        """How many steps measure_all() announces: three throughputs per repeat, three round trips, many clients."""
-        return self.repeats * 3 + 3 + 1
+        """How many steps measure_all() announces: three throughputs per repeat, one per trial, many clients."""
+        return self.repeats * 3 + self.trials + 1
+
+    def sockperf_in(self, trial: int) -> bool:
+        """Whether trial number `trial` (from 0) runs sockperf: spread evenly over the trials."""
+        wanted = min(self.sockperf_trials, self.trials)
+        return wanted > 0 and trial in {(2 * i + 1) * self.trials // (2 * wanted) for i in range(wanted)}
 
 
-FULL = Plan("full", total_bytes=8 << 30, throughput_seconds=2.0, repeats=3, rounds=20_000,
-            counts=manyclients.FULL_COUNTS, stall=3.0)
-QUICK = Plan("quick", total_bytes=512 << 20, throughput_seconds=1.0, repeats=1, rounds=2_000,
-             counts=manyclients.QUICK_COUNTS, stall=0.5)
+FULL = Plan("full", total_bytes=8 << 30, throughput_seconds=2.0, repeats=3, rounds=5_000,
+            counts=manyclients.FULL_COUNTS, stall=3.0, trials=11, sockperf_trials=3)
+QUICK = Plan("quick", total_bytes=512 << 20, throughput_seconds=1.0, repeats=1, rounds=1_000,
+             counts=manyclients.QUICK_COUNTS, stall=0.5, trials=7, sockperf_trials=1)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """The median of some per-trial values, their smallest and largest, and how many there were."""
+
+    median: float | None
+    low: float | None
+    high: float | None
+    trials: int
+
+    @classmethod
+    def of(cls, values) -> Spread:
+        """The spread of the values that are not None (all None when there are none)."""
+        kept = [value for value in values if value is not None]
+        if not kept:
+            return cls(None, None, None, 0)
+        return cls(statistics.median(kept), min(kept), max(kept), len(kept))
+
+
+def paired_ratios(numerators, denominators) -> list:
+    """a / b for each trial's pair (a, b); None for a trial where either is missing (or b is 0)."""
+    return [_ratio(a, b) for a, b in zip(numerators, denominators)]
 
 
 @dataclass(frozen=True)
 class Problem:
     """A step that measured nothing, and why, in one sentence.
 
-    optional: the step needs a yardstick of the machine (iperf3, a working C
-    compiler), not the course's own code; without it the benchmark still did
-    its job.
+    optional: the step needs a yardstick of the machine (iperf3, sockperf, a
+    working C compiler), not the course's own code; without it the benchmark
+    still did its job.
     """
 
     step: str
@@ -131,17 +178,23 @@ def measure_all(plan: Plan, *, on_step=None, on_run=None) -> Results:
         try:
             return call()
         except errors as exc:
-            problems.append(Problem(what, str(exc), optional))
+            problem = Problem(what, str(exc), optional)
+            if problem not in problems:  # a step that fails the same way in every trial is said once
+                problems.append(problem)
             return None
 
     tcp, iperf, unix = [], [], []
     for repeat in range(plan.repeats):
-        # Alternating, so that a busy moment of the machine falls on both rather than on one.
-        step(f"TCP throughput, run {repeat + 1} of {plan.repeats}")
-        tcp.append(attempt("TCP throughput", lambda: loopback.throughput(
-            "tcp", total_bytes=plan.total_bytes, time_limit=plan.throughput_seconds) / 1e9))
-        step(f"iperf3 on loopback, run {repeat + 1} of {plan.repeats}")
-        iperf.append(attempt("iperf3", lambda: iperf3_gbps(plan.throughput_seconds), optional=True))
+        # Alternating, so that a busy moment of the machine falls on both rather than on one,
+        # and in turns first, so that neither always meets the machine as the other left it.
+        ours = (f"TCP throughput, run {repeat + 1} of {plan.repeats}", lambda: tcp.append(attempt(
+            "TCP throughput", lambda: loopback.throughput(
+                "tcp", total_bytes=plan.total_bytes, time_limit=plan.throughput_seconds) / 1e9)))
+        theirs = (f"iperf3 on loopback, run {repeat + 1} of {plan.repeats}", lambda: iperf.append(attempt(
+            "iperf3", lambda: iperf3_gbps(plan.throughput_seconds), optional=True)))
+        for text, run in (ours, theirs) if repeat % 2 == 0 else (theirs, ours):
+            step(text)
+            run()
         step(f"UNIX stream throughput, run {repeat + 1} of {plan.repeats}")
         unix.append(attempt("UNIX throughput", lambda: loopback.throughput(
             "unix", total_bytes=plan.total_bytes, time_limit=plan.throughput_seconds) / 1e9))
@@ -150,24 +203,32 @@ def measure_all(plan: Plan, *, on_step=None, on_run=None) -> Results:
     values["tcp_gbps"] = _best_of(tcp)
     values["iperf3_gbps"] = _best_of(iperf)
     values["unix_gbps"] = _best_of(unix)
-    values["throughput_ratio"] = _ratio(values["tcp_gbps"], values["iperf3_gbps"])
+    # The ratio, though, run by run: each pair of runs met the same machine.
+    _put_spread(values, "throughput_ratio", Spread.of(paired_ratios(tcp, iperf)))
+    if plan.repeats and all(value is None for value in iperf) and not _said(problems, "iperf3"):
+        problems.append(Problem("iperf3", "iperf3 is not installed, so iperf3_gbps and throughput_ratio are "
+                                          "null; install it (apt-get install iperf3) to compare the throughput "
+                                          "with it.", optional=True))
 
     with contextlib.ExitStack() as stack:
         # Built before pinning, so the compiler has every CPU; a compiler that fails is
         # the machine's yardstick missing, said in a sentence, and the run goes on.
         program = _c_program(stack, problems)
         with one_cpu() as pinned:
-            step(f"TCP round trips, {plan.rounds:,} x 1 byte")
-            samples = attempt("TCP round trips", lambda: loopback.ping_pong_rtt("tcp", rounds=plan.rounds))
-            values["rtt_us"] = _median_us(samples)
-            step(f"UNIX round trips, {plan.rounds:,} x 1 byte")
-            samples = attempt("UNIX round trips", lambda: loopback.ping_pong_rtt("unix", rounds=plan.rounds))
-            values["unix_rtt_us"] = _median_us(samples)
-            step(f"the same TCP round trips in C, {plan.rounds:,} x 1 byte")
-            if program is not None:
-                samples = attempt("C round trips", lambda: c_ping_pong("tcp", rounds=plan.rounds, program=program))
-                values["c_rtt_us"] = _median_us(samples)
-    values["rtt_ratio"] = _ratio(values["rtt_us"], values["c_rtt_us"])
+            trials = _round_trip_trials(plan, program, step, attempt)
+    medians = {name: Spread.of(found).median for name, found in trials.items()}
+    values["rtt_us"] = medians["python"]
+    values["c_rtt_us"] = medians["c"]
+    values["py_client_c_server_rtt_us"] = medians["python-c"]
+    values["c_client_py_server_rtt_us"] = medians["c-python"]
+    values["unix_rtt_us"] = medians["unix"]
+    values["sockperf_rtt_us"] = medians["sockperf"]
+    _put_spread(values, "rtt_ratio", Spread.of(paired_ratios(trials["python"], trials["c"])))
+    _put_spread(values, "sockperf_ratio", Spread.of(paired_ratios(trials["python"], trials["sockperf"])))
+    if plan.sockperf_trials and medians["sockperf"] is None and not _said(problems, "sockperf"):
+        problems.append(Problem("sockperf", "sockperf is not installed, so sockperf_rtt_us and sockperf_ratio are "
+                                            "null; install it (apt-get install sockperf) to compare the round "
+                                            "trips with it.", optional=True))
 
     step(f"many clients: {', '.join(manyclients.MODEL_NAMES)} with up to "
          f"{max(plan.counts):,} concurrent connections")
@@ -180,17 +241,62 @@ def measure_all(plan: Plan, *, on_step=None, on_run=None) -> Results:
     return Results(plan, values, runs, problems, pinned_cpu=pinned)
 
 
+#: The round-trip pairings of a trial: (name, step name in a Problem, client, server, kind).
+_PAIRINGS = (("python", "TCP round trips", "python", "python", "tcp"),
+             ("c", "C round trips", "c", "c", "tcp"),
+             ("python-c", "Python client, C echo peer", "python", "c", "tcp"),
+             ("c-python", "C client, Python echo peer", "c", "python", "tcp"),
+             ("unix", "UNIX round trips", "python", "python", "unix"))
+
+
+def _round_trip_trials(plan: Plan, program: str | None, step, attempt) -> dict:
+    """Each pairing's median round trip in µs, trial by trial: {name: [µs or None, ...]} (and "sockperf")."""
+    found = {name: [] for name, *_ in _PAIRINGS}
+    found["sockperf"] = []
+    for trial in range(plan.trials):
+        runs = [pairing for pairing in _PAIRINGS if program is not None or "c" not in pairing[2:4]]
+        if plan.sockperf_in(trial):
+            runs.append(("sockperf", "sockperf", None, None, "tcp"))
+        turn = trial % len(runs)
+        runs = runs[turn:] + runs[:turn]  # each pairing first in its turn, so none always follows the same one
+        step(f"round trips, trial {trial + 1} of {plan.trials}: Python and C, TCP and UNIX"
+             f"{', sockperf' if plan.sockperf_in(trial) else ''}; {plan.rounds:,} x 1 byte each")
+        measured = {}
+        for name, what, client, server, kind in runs:
+            if name == "sockperf":
+                measured[name] = attempt(what, lambda: sockperf_rtt_us(1.0), optional=True)
+                continue
+            samples = attempt(what, lambda: c_peer.round_trips(
+                client, server, kind, rounds=plan.rounds, warmup=plan.warmup, program=program),
+                optional=False)
+            measured[name] = _median_us(samples)
+        for name, values in found.items():
+            values.append(measured.get(name))
+    return found
+
+
+def _put_spread(values: dict, name: str, spread: Spread) -> None:
+    values[name], values[f"{name}_min"], values[f"{name}_max"] = spread.median, spread.low, spread.high
+    values[SPREADS[name]] = spread.trials
+
+
+def _said(problems: list, step: str) -> bool:
+    return any(problem.step == step for problem in problems)
+
+
 def _c_program(stack: contextlib.ExitStack, problems: list) -> str | None:
     """The built pingpong program (removed when `stack` closes), or None with an optional Problem."""
     if cbuild.compiler() is None:
         problems.append(Problem("C round trips", "no C compiler was found (tried $CC, cc, gcc, clang), "
-                                                 "so c_rtt_us is null", optional=True))
+                                                 "so c_rtt_us is null, and so are the round trips half in C",
+                                optional=True))
         return None
     try:
         return stack.enter_context(cbuild.built("pingpong"))
     except _STEP_ERRORS as exc:
         # The compiler's own words end the message, whatever punctuation they end with.
-        problems.append(Problem("C round trips", f"{str(exc).rstrip(' :.')}; so c_rtt_us is null", optional=True))
+        problems.append(Problem("C round trips", f"{str(exc).rstrip(' :.')}; so c_rtt_us is null, and so are "
+                                                 f"the round trips half in C", optional=True))
         return None
 
 

@@ -29,9 +29,12 @@ def add_parser(subparsers, prog: str) -> None:
         help="measure this machine: throughput, round trips, and many clients per server model",
         description=(
             "Measure this machine with the course's own code: loopback TCP and UNIX socket "
-            "throughput and round trips, the same round trip in C, iperf3 as a yardstick (if "
-            "installed), and how many concurrent connections each server model serves with every "
-            "echo correct. A table goes to stdout, progress to stderr."),
+            "throughput and round trips, the same round trip in C and half in C (to show which "
+            "side costs what), iperf3 and sockperf as yardsticks (if installed), and how many "
+            "concurrent connections each server model serves with every echo correct. Round trips "
+            "are compared trial by trial, interleaved, and each ratio comes with its spread. A "
+            "table goes to stdout, progress to stderr; nothing is written to disk unless --save "
+            "names a file."),
         epilog="\n".join([
             "examples:",
             f"  {prog} bench --quick",
@@ -169,6 +172,28 @@ def _number(value, unit: str, digits: int = 1) -> str:
     return f"{value:.{digits}f} {unit}" if unit else f"{value:.{digits}f}"
 
 
+def _spread(result: dict, name: str, trials: str) -> str:
+    if result.get(f"{name}_min") is None or result.get(f"{name}_max") is None:
+        return ""
+    return f"{result[f'{name}_min']:.2f}-{result[f'{name}_max']:.2f} ({result[trials]})"
+
+
+def breakdown(result: dict, trials: int) -> list[str]:
+    """Where Python's time goes: the TCP round trip with Python or C at each end, and what each side adds."""
+    c_c, pp = result.get("c_rtt_us"), result.get("rtt_us")
+    rows = (("C client, C echo peer", c_c, ""),
+            ("Python client, C echo peer", result.get("py_client_c_server_rtt_us"), "Python as the client"),
+            ("C client, Python echo peer", result.get("c_client_py_server_rtt_us"), "Python as the echo peer"),
+            ("Python client, Python echo peer", pp, "Python at both ends"))
+    lines = [f"where Python's time goes (TCP round trip, 1 byte, median of {trials} trials)"]
+    for label, value, adds in rows:
+        extra = f"   {value - c_c:+.1f} µs: {adds}" if adds and value is not None and c_c is not None else ""
+        lines.append(f"  {label:<34}{_number(value, 'µs'):>10}{extra}")
+    lines.append("(each against the first row; the two halves need not add up to the whole, since both ends "
+                 "share one CPU and its caches)")
+    return lines
+
+
 def table(results) -> str:
     """The results of `bench.suite.measure_all()` as a readable text table."""
     result, runs, plan = results.values, results.runs, results.plan
@@ -178,14 +203,23 @@ def table(results) -> str:
         f"sockcourse bench ({plan.name}) on {platform.system()} {platform.release()}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}",
         "",
-        f"{'measurement':<36}{'this course':>14}{'yardstick':>24}{'ratio':>8}",
+        f"{'measurement':<36}{'this course':>14}{'yardstick':>24}{'ratio':>8}{'min-max (trials)':>20}",
         f"{'loopback TCP throughput':<36}{_number(result['tcp_gbps'], 'Gbit/s'):>14}"
-        f"{'iperf3 ' + _number(result['iperf3_gbps'], 'Gbit/s'):>24}{_number(result['throughput_ratio'], '', 2):>8}",
+        f"{'iperf3 ' + _number(result['iperf3_gbps'], 'Gbit/s'):>24}{_number(result['throughput_ratio'], '', 2):>8}"
+        f"{_spread(result, 'throughput_ratio', 'throughput_trials'):>20}",
         f"{'TCP round trip, 1 byte, median':<36}{_number(result['rtt_us'], 'µs'):>14}"
-        f"{'C ' + _number(result['c_rtt_us'], 'µs'):>24}{_number(result['rtt_ratio'], '', 2):>8}",
+        f"{'C ' + _number(result['c_rtt_us'], 'µs'):>24}{_number(result['rtt_ratio'], '', 2):>8}"
+        f"{_spread(result, 'rtt_ratio', 'rtt_trials'):>20}",
+        f"{'the same, against sockperf':<36}{_number(result['rtt_us'], 'µs'):>14}"
+        f"{'sockperf ' + _number(result['sockperf_rtt_us'], 'µs'):>24}"
+        f"{_number(result['sockperf_ratio'], '', 2):>8}{_spread(result, 'sockperf_ratio', 'sockperf_trials'):>20}",
         f"{'UNIX stream throughput':<36}{_number(result['unix_gbps'], 'Gbit/s'):>14}",
         f"{'UNIX round trip, 1 byte, median':<36}{_number(result['unix_rtt_us'], 'µs'):>14}",
-        f"(round trips: the median, {pinned}; throughput: the best of {plan.repeats} run(s) each)",
+        f"(round trips: the median of {plan.trials} interleaved trials, {pinned}; a ratio: the median of "
+        f"the trials' own ratios;",
+        f" throughput: the best of {plan.repeats} run(s) each, its ratio run by run)",
+        "",
+        *breakdown(result, plan.trials),
         "",
         "many concurrent clients (echo; every connection's bytes checked; all held open at once)",
     ]

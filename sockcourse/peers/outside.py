@@ -1,35 +1,48 @@
-"""Programs nobody in this course wrote, run against the course's servers: openssl s_client and iperf3.
+"""Programs nobody in this course wrote, run against the course's servers: openssl s_client, iperf3, sockperf.
 
 An outside program is the honest test of a server: if `openssl s_client`
 (the OpenSSL project's own TLS client) verifies the course's certificate and
 gets its line echoed, the TLS is real; if iperf3 moves bytes across loopback
-faster than our Python does, the difference is Python's, not the kernel's.
-Both run only against loopback addresses, are read with a time limit and
-always ended (peers.process), and a missing program is said in a sentence.
+faster than our Python does, the difference is Python's, not the kernel's;
+sockperf's ping-pong is the same yardstick for round trips.
+All of them run only against loopback addresses, are read with a time limit
+and always ended (peers.process), and a missing program is said in a
+sentence (or, for the two yardsticks, is None).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import time
 from dataclasses import dataclass
 
+import psutil
+
 from ..core.addresses import host_port
 from ..core.checks import check_path, check_seconds, check_target
 from ..core.errors import ArgumentTypeError, MissingFileError, PeerError
 from .process import end_process, read_line
 
-__all__ = ["IPERF3_START_TIMEOUT", "S_CLIENT_TIMEOUT", "SClientResult", "iperf3_gbps", "openssl_s_client"]
+__all__ = ["IPERF3_START_TIMEOUT", "SOCKPERF_MESSAGE", "SOCKPERF_START_TIMEOUT", "S_CLIENT_TIMEOUT", "SClientResult",
+           "iperf3_gbps", "openssl_s_client", "sockperf_rtt_us"]
 
 #: How long openssl_s_client() waits for the whole exchange, in seconds.
 S_CLIENT_TIMEOUT = 10.0
 
 #: Seconds `iperf3 -s` may take to say it listens.
 IPERF3_START_TIMEOUT = 10.0
+
+#: Seconds `sockperf server` may take to listen.
+SOCKPERF_START_TIMEOUT = 10.0
+
+#: The bytes of one sockperf message: its smallest, since each carries sockperf's own 14-byte header.
+SOCKPERF_MESSAGE = 14
 
 
 # -- openssl s_client -------------------------------------------------------------------
@@ -175,3 +188,72 @@ def _says(process: subprocess.Popen, word: str, timeout: float) -> bool:
         if line is not None and word in line.lower():
             return True
     return False
+
+
+# -- sockperf -------------------------------------------------------------------------------
+#: The median line of sockperf's summary, e.g. "---> percentile 50.000 =   18.223" (µs).
+_SOCKPERF_MEDIAN = re.compile(r"percentile\s+50\.0+\s*=\s*([0-9]+(?:\.[0-9]+)?)")
+
+
+def sockperf_rtt_us(seconds: float = 1.0) -> float | None:
+    """sockperf's median TCP round trip on loopback in µs, or None if sockperf is not installed.
+
+    `sockperf server` and `sockperf ping-pong`, both on 127.0.0.1, over TCP
+    (Nagle off, as in the course's own ping-pong), as one would run it by hand,
+    reported as the full round trip (sockperf would otherwise halve it). Its messages are SOCKPERF_MESSAGE
+    bytes, not the course's 1: on loopback the difference is lost in the noise.
+    sockperf waits about two seconds before it starts measuring, so one call
+    takes about `seconds` + 2 s.
+    """
+    seconds = check_seconds(seconds, "seconds", none_ok=False, example=1.0)
+    program = shutil.which("sockperf")
+    if program is None:
+        return None
+    server = subprocess.Popen([program, "server", "--tcp", "-i", "127.0.0.1", "-p", "0"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        port = _listening_port(server, SOCKPERF_START_TIMEOUT)
+        if port is None:
+            said = end_process(server, 1.0)
+            raise PeerError(f"The sockperf server (sockperf server --tcp) did not listen within "
+                            f"{SOCKPERF_START_TIMEOUT} s" + (f"; it said: {said[-300:]!r}" if said else "."))
+        # sockperf reads -t as whole seconds.
+        whole = str(max(1, round(seconds)))
+        command = [program, "ping-pong", "--tcp", "-i", "127.0.0.1", "-p", str(port), "-t", whole, "--full-rtt",
+                   "-m", str(SOCKPERF_MESSAGE)]
+        # Not --no-rdtsc: sockperf 3.7 then finds "no valid observations" in a run of one second.
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30,
+                                  stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise PeerError(f"The sockperf client (sockperf ping-pong) did not finish within {seconds + 30:.0f} s.") from None
+        found = _SOCKPERF_MEDIAN.findall(done.stdout + done.stderr)
+        if done.returncode != 0 or not found:
+            raise PeerError(f"The sockperf client (sockperf ping-pong) printed no median round trip (exit code "
+                            f"{done.returncode}): {(done.stderr or done.stdout).strip()[-300:]!r}")
+        return float(found[-1])
+    finally:
+        # The server serves until it is told to stop.
+        with contextlib.suppress(ProcessLookupError):
+            server.terminate()
+        end_process(server, 5.0)
+
+
+def _listening_port(process: subprocess.Popen, timeout: float) -> int | None:
+    """The TCP port `process` listens on at 127.0.0.1, once it does (within `timeout` s), or None.
+
+    sockperf binds port 0 as asked, so the kernel picks a port nobody uses,
+    but it prints "PORT = 0" instead of the port it got; the kernel's own
+    table of the process's sockets says which one it is, with no race.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            found = [conn.laddr.port for conn in psutil.Process(process.pid).net_connections(kind="tcp4")
+                     if conn.status == psutil.CONN_LISTEN and conn.laddr.ip == "127.0.0.1"]
+        except psutil.Error:
+            return None  # it ended between the poll and the look
+        if found:
+            return found[0]
+        time.sleep(0.02)
+    return None

@@ -11,7 +11,21 @@
  * On success it prints one line of JSON on stdout:
  *     {"kind": "tcp", "size": 1, "rounds": N, "samples_ns": [...]}
  * and exits with 0; on failure it names the failing call on stderr and exits
- * with 1 (2 for bad arguments). Every blocking call has a time limit
+ * with 1 (2 for bad arguments).
+ *
+ * Two more ways to run it put C on one side only, with Python on the other
+ * (sockcourse.bench.c_peer.round_trips), so that a learner can see which side
+ * of a Python round trip costs what:
+ *
+ *     pingpong --fd N [--rounds N] [--warmup W] [--size S]
+ *         time the round trips over the connected socket N it inherited (the
+ *         other end echoes), and print the same line of JSON;
+ *     pingpong --echo-fd N [--size S]
+ *         echo every SIZE-byte message on the inherited socket N until the
+ *         other end closes it, and print nothing.
+ *
+ * The parent makes and connects that socket, TCP_NODELAY included (an option
+ * of the socket, not of the descriptor, so this copy has it too). Every blocking call has a time limit
  * (SO_RCVTIMEO, SO_SNDTIMEO, and alarm() for the whole run), so it never hangs.
  *
  * Only POSIX calls, so any C compiler on Linux, macOS or the BSDs builds it:
@@ -132,6 +146,22 @@ static long long now_ns(void)
     return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
+/* Echo every message on the connected socket fd until the other end closes it. */
+static void echo_until_closed(int fd, long size)
+{
+    char *buffer = malloc((size_t)size);
+    if (buffer == NULL)
+        die("malloc (peer)");
+    /* Bounded like every loop here: twice the most rounds a run may ask for, warm-up included. */
+    for (long round = 0; round <= MAX_ROUNDS * 2; round++) {
+        if (!recv_exactly(fd, buffer, size))
+            break;
+        send_all(fd, buffer, size);
+    }
+    free(buffer);
+    close(fd);
+}
+
 /* The child: connect back to the parent and echo until it closes. */
 static void echo_peer(int unix_kind, const struct sockaddr *address, socklen_t length, long size)
 {
@@ -143,26 +173,81 @@ static void echo_peer(int unix_kind, const struct sockaddr *address, socklen_t l
         die("connect (peer)");
     if (!unix_kind)
         no_delay(fd);
-    char *buffer = malloc((size_t)size);
-    if (buffer == NULL)
-        die("malloc (peer)");
-    for (long round = 0; round <= MAX_ROUNDS * 2; round++) {
-        if (!recv_exactly(fd, buffer, size))
-            break;
-        send_all(fd, buffer, size);
-    }
-    free(buffer);
-    close(fd);
+    echo_until_closed(fd, size);
     _exit(0);
+}
+
+/* An inherited descriptor must be a stream socket, or the run would time nothing real. */
+static int inherited_socket(long fd, const char *option)
+{
+    int type = 0;
+    socklen_t length = sizeof type;
+    if (getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &length) < 0 || type != SOCK_STREAM) {
+        fprintf(stderr, "pingpong: %s %ld is not a connected stream socket this program inherited; "
+                        "start it with the socket passed on, as sockcourse.bench.c_peer does.\n", option, fd);
+        exit(2);
+    }
+    set_timeouts((int)fd);
+    return (int)fd;
+}
+
+static const char *kind_of(int fd)
+{
+    struct sockaddr_storage address;
+    socklen_t length = sizeof address;
+    if (getsockname(fd, (struct sockaddr *)&address, &length) < 0)
+        die("getsockname");
+    return address.ss_family == AF_UNIX ? "unix" : "tcp";
+}
+
+/* Time warmup + rounds round trips on conn, keeping all but the first `warmup`; 0 on success. */
+static int time_round_trips(int conn, long rounds, long warmup, long size, long long *samples)
+{
+    char *message = malloc((size_t)size);
+    char *reply = malloc((size_t)size);
+    if (message == NULL || reply == NULL)
+        die("malloc");
+    for (long i = 0; i < size; i++)
+        message[i] = (char)(i % 251);
+    for (long round = 0; round < warmup + rounds; round++) {
+        long long started = now_ns();
+        send_all(conn, message, size);
+        if (!recv_exactly(conn, reply, size)) {
+            errno = ECONNRESET;
+            die("recv (the peer closed early)");
+        }
+        long long elapsed = now_ns() - started;
+        if (memcmp(message, reply, (size_t)size) != 0) {
+            fprintf(stderr, "pingpong: round %ld came back changed\n", round);
+            return 1;
+        }
+        if (round >= warmup)
+            samples[round - warmup] = elapsed;
+    }
+    free(message);
+    free(reply);
+    return 0;
+}
+
+static void print_samples(const char *kind, long size, long rounds, const long long *samples)
+{
+    printf("{\"kind\": \"%s\", \"size\": %ld, \"rounds\": %ld, \"samples_ns\": [", kind, size, rounds);
+    for (long i = 0; i < rounds; i++)
+        printf(i ? ", %lld" : "%lld", samples[i]);
+    printf("]}\n");
 }
 
 int main(int argc, char **argv)
 {
     int unix_kind = 0;
-    long rounds = 10000, warmup = 20, size = 1;
+    long rounds = 10000, warmup = 20, size = 1, timing_fd = -1, echo_fd = -1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--unix") == 0)
             unix_kind = 1;
+        else if (strcmp(argv[i], "--fd") == 0 && i + 1 < argc)
+            timing_fd = whole_number(argv[++i], "--fd", 3, 1L << 20);
+        else if (strcmp(argv[i], "--echo-fd") == 0 && i + 1 < argc)
+            echo_fd = whole_number(argv[++i], "--echo-fd", 3, 1L << 20);
         else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
             rounds = whole_number(argv[++i], "--rounds", 1, MAX_ROUNDS);
         else if (strcmp(argv[i], "--warmup") == 0 && i + 1 < argc)
@@ -170,12 +255,35 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--size") == 0 && i + 1 < argc)
             size = whole_number(argv[++i], "--size", 1, MAX_SIZE);
         else {
-            fprintf(stderr, "pingpong: unknown argument '%s'; usage: pingpong [--unix] "
-                            "[--rounds N] [--warmup W] [--size S]\n", argv[i]);
+            fprintf(stderr, "pingpong: unknown argument '%s'; usage: pingpong [--unix | --fd N | "
+                            "--echo-fd N] [--rounds N] [--warmup W] [--size S]\n", argv[i]);
             return 2;
         }
     }
+    if ((timing_fd >= 0) + (echo_fd >= 0) + unix_kind > 1) {
+        fprintf(stderr, "pingpong: --unix, --fd and --echo-fd are three different runs; pass one of them, "
+                        "for example --fd 3.\n");
+        return 2;
+    }
     alarm(RUN_LIMIT_S);
+
+    if (echo_fd >= 0) {
+        echo_until_closed(inherited_socket(echo_fd, "--echo-fd"), size);
+        return 0;
+    }
+    if (timing_fd >= 0) {
+        int conn = inherited_socket(timing_fd, "--fd");
+        const char *kind = kind_of(conn);
+        long long *kept = malloc(sizeof(long long) * (size_t)rounds);
+        if (kept == NULL)
+            die("malloc");
+        if (time_round_trips(conn, rounds, warmup, size, kept) != 0)
+            return 1;
+        close(conn); /* the other end reads end-of-stream and finishes */
+        print_samples(kind, size, rounds, kept);
+        free(kept);
+        return 0;
+    }
 
     struct sockaddr_in inet = {0};
     struct sockaddr_un local = {0};
@@ -229,29 +337,11 @@ int main(int argc, char **argv)
     if (!unix_kind)
         no_delay(conn);
 
-    char *message = malloc((size_t)size);
-    char *reply = malloc((size_t)size);
     long long *samples = malloc(sizeof(long long) * (size_t)rounds);
-    if (message == NULL || reply == NULL || samples == NULL)
+    if (samples == NULL)
         die("malloc");
-    for (long i = 0; i < size; i++)
-        message[i] = (char)(i % 251);
-
-    for (long round = 0; round < warmup + rounds; round++) {
-        long long started = now_ns();
-        send_all(conn, message, size);
-        if (!recv_exactly(conn, reply, size)) {
-            errno = ECONNRESET;
-            die("recv (the peer closed early)");
-        }
-        long long elapsed = now_ns() - started;
-        if (memcmp(message, reply, (size_t)size) != 0) {
-            fprintf(stderr, "pingpong: round %ld came back changed\n", round);
-            return 1;
-        }
-        if (round >= warmup)
-            samples[round - warmup] = elapsed;
-    }
+    if (time_round_trips(conn, rounds, warmup, size, samples) != 0)
+        return 1;
     close(conn); /* the peer reads end-of-stream and exits */
 
     int status = 0;
@@ -262,13 +352,7 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    printf("{\"kind\": \"%s\", \"size\": %ld, \"rounds\": %ld, \"samples_ns\": [",
-           unix_kind ? "unix" : "tcp", size, rounds);
-    for (long i = 0; i < rounds; i++)
-        printf(i ? ", %lld" : "%lld", samples[i]);
-    printf("]}\n");
-    free(message);
-    free(reply);
+    print_samples(unix_kind ? "unix" : "tcp", size, rounds, samples);
     free(samples);
     return 0;
 }
