@@ -7,9 +7,23 @@ same round trip in C (`c_ping_pong`, from `c_peer`); its siblings are
 `python -m sockcourse bench` run).
 """
 
-from .c_peer import c_ping_pong
-from .loopback import (KINDS, MAX_ROUNDS, MAX_SIZE, MAX_TOTAL, PEERS, TIMEOUT, BenchError, KiB, MiB,
-                       compare, ping_pong_rtt, table, throughput)
+import importlib
 
 __all__ = ["BenchError", "KINDS", "KiB", "MAX_ROUNDS", "MAX_SIZE", "MAX_TOTAL", "MiB", "PEERS", "TIMEOUT",
            "c_ping_pong", "compare", "ping_pong_rtt", "table", "throughput"]
+
+# Loaded on first use: the many-clients child processes import this package
+# twice per measurement and need none of the loopback code.
+_HOMES = {name: ".c_peer" if name == "c_ping_pong" else ".loopback" for name in __all__}
+
+
+def __getattr__(name):
+    if name in _HOMES:
+        value = getattr(importlib.import_module(_HOMES[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -375,6 +375,12 @@ def measure(model: str, clients: int, *, size: int = 64, stall: float = 3.0, tim
                               env=_child_env())
     client, report, client_said = None, None, ""
     try:
+        # Both processes start at once (each takes a quarter of a second to import
+        # Python and the course); the clients wait on stdin for the port.
+        client = subprocess.Popen(
+            _module_command("clients", "--host", host, "--port", "-", "--clients", clients, "--size", size,
+                            "--stall", stall, "--time-limit", time_limit),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_child_env())
         try:
             line = read_line(server, START_TIMEOUT)
         except EOFError:
@@ -383,11 +389,9 @@ def measure(model: str, clients: int, *, size: int = 64, stall: float = 3.0, tim
             raise ManyClientsError(f"The {model} server process did not say where it listens within "
                                    f"{START_TIMEOUT} s; {end_process(server, 5.0) or 'it printed nothing'}")
         port = json.loads(line)["port"]
-        sampler = _Sampler(server.pid)
-        client = subprocess.Popen(
-            _module_command("clients", "--host", host, "--port", port, "--clients", clients, "--size", size,
-                            "--stall", stall, "--time-limit", time_limit),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_child_env())
+        sampler = _Sampler(server.pid)  # before any client connects: the server's resting state
+        client.stdin.write(f"{port}\n".encode())
+        client.stdin.flush()
         report = _follow_clients(client, sampler, time_limit + stall + START_TIMEOUT)
         if report is not None:
             run.held = report.pop("held_by_server", None)
@@ -600,8 +604,27 @@ def _serve_main(args) -> int:
     return 0
 
 
+def _port_from_stdin(timeout: float) -> int:
+    """The server's port, as the measuring process writes it on our stdin once the server listens."""
+    line = b""
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        selector.register(sys.stdin.buffer, selectors.EVENT_READ)
+        # Byte by byte, so nothing after the newline (the barrier's "go") is read ahead.
+        while not line.endswith(b"\n") and len(line) < 16:
+            if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
+                raise SystemExit(f"manyclients clients: no port arrived on stdin within {timeout} s")
+            byte = os.read(sys.stdin.fileno(), 1)
+            if not byte:
+                raise SystemExit("manyclients clients: stdin ended before a port arrived")
+            line += byte
+    return check_port(int(line))
+
+
 def _clients_main(args) -> int:
     raise_fd_limit()
+    if args.port == "-":
+        args.port = _port_from_stdin(START_TIMEOUT)
 
     def barrier() -> None:
         print(json.dumps({"event": "held"}), flush=True)
@@ -626,7 +649,7 @@ def main(argv=None) -> int:
     server.set_defaults(run=_serve_main)
     clients = sub.add_parser("clients", help="open many connections and check every echo")
     clients.add_argument("--host", default="127.0.0.1", type=check_loopback_host)
-    clients.add_argument("--port", type=int, required=True)
+    clients.add_argument("--port", required=True, help="the server's port, or - to read it from stdin")
     clients.add_argument("--clients", type=int, required=True)
     clients.add_argument("--size", type=int, default=64)
     clients.add_argument("--stall", type=float, default=3.0)
@@ -634,7 +657,8 @@ def main(argv=None) -> int:
     clients.set_defaults(run=_clients_main)
     args = parser.parse_args(argv)
     if args.role == "clients":
-        check_port(args.port)
+        if args.port != "-":
+            args.port = check_port(int(args.port)) if args.port.isdigit() else check_port(args.port)
         _check_count(args.clients)
     return args.run(args)
 
