@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from sockcourse.cli.common import UsageError, option_words, whole_number
+from conftest import ipv6_loopback_available
 
 pytestmark = [
     pytest.mark.timeout(60),
@@ -131,15 +132,6 @@ def short_dir():
         shutil.rmtree(path, ignore_errors=True)
 
 
-def ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
-            probe.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
-
-
 # -- serving and stopping ---------------------------------------------------------
 def test_tcp_echo_then_ctrl_c_stops_cleanly_even_with_a_client_connected():
     with cli("serve", "echo") as proc:
@@ -187,7 +179,7 @@ def test_udp_upper():
         assert_clean_exit(proc, *stop(proc))
 
 
-@pytest.mark.skipif(not ipv6_loopback(), reason="this machine has no IPv6 loopback (::1)")
+@pytest.mark.skipif(not ipv6_loopback_available(), reason="this machine has no IPv6 loopback (::1)")
 def test_ipv6_loopback_is_printed_in_brackets():
     with cli("serve", "echo", "--host", "::1") as proc:
         where = start(proc)
