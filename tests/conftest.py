@@ -8,6 +8,7 @@ of the run is unaffected.
 
 from __future__ import annotations
 
+import ipaddress
 import shutil
 import socket
 import sys
@@ -22,6 +23,43 @@ import sockcourse
 from sockcourse import registry
 from sockcourse.core import sockets
 from sockcourse.core.errors import IncompleteMessage
+
+
+def _loopback_only(event: str, args: tuple) -> None:
+    """An audit hook that stops any connect, send or name lookup towards another machine.
+
+    The tests that check refusals of other hosts (8.8.8.8, 10.0.0.1, example.com)
+    expect the course to refuse before any socket exists; if a check ever
+    regressed, this hook raises before a single packet leaves, instead of
+    sending traffic this machine must never send. (Child processes are not
+    covered; the course checks their hosts before it starts them.)
+    """
+    if event in ("socket.connect", "socket.sendto", "socket.sendmsg"):
+        sock, address = args[0], args[1]
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
+            _refuse_unless_loopback(address[0], event)
+    elif event == "socket.getaddrinfo":
+        _refuse_unless_loopback(args[0], event)
+
+
+#: Loopback addresses a test forbids on purpose, to see the guard work without
+#: ever aiming at another machine (tests/test_lifecycle.py).
+FORBIDDEN_FOR_TEST: set = set()
+
+
+def _refuse_unless_loopback(host, event: str) -> None:
+    if host in (None, "", b"", "localhost", b"localhost"):
+        return
+    name = host.decode() if isinstance(host, bytes) else str(host)
+    try:
+        loopback = ipaddress.ip_address(name.strip("[]").split("%")[0]).is_loopback
+    except ValueError:
+        loopback = False  # a name to resolve: a DNS query would leave the machine
+    if not loopback or name in FORBIDDEN_FOR_TEST:
+        raise RuntimeError(f"tests/conftest.py blocked {event} to {host!r}: the tests talk to loopback only.")
+
+
+sys.addaudithook(_loopback_only)
 
 
 @pytest.fixture(autouse=True)

@@ -225,3 +225,23 @@ def test_an_error_raised_by_stop_rides_on_the_blocks_own_error():
     notes = getattr(info.value, "__notes__", [])
     assert any("KeyError" in note and "'broken'" in note for note in notes), notes
     assert_fully_stopped(server)
+
+
+def test_the_suites_guard_stops_traffic_to_another_machine_before_it_leaves(monkeypatch):
+    import conftest
+
+    # Seen at work on a loopback address this test forbids, so a broken guard sends nothing away.
+    monkeypatch.setattr(conftest, "FORBIDDEN_FOR_TEST", {"127.0.0.2"})
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        with pytest.raises(RuntimeError, match="blocked socket.sendto"):
+            sock.sendto(b"x", ("127.0.0.2", 9))
+        with pytest.raises(RuntimeError, match="blocked socket.connect"):
+            sock.connect(("127.0.0.2", 9))
+    with pytest.raises(RuntimeError, match="blocked socket.getaddrinfo"):
+        socket.getaddrinfo("127.0.0.2", 80)
+    # Its judgement of other hosts, as a pure function: no socket at all.
+    for host in ("192.0.2.1", "8.8.8.8", "example.com", "::ffff:10.0.0.1"):
+        with pytest.raises(RuntimeError, match="loopback only"):
+            conftest._refuse_unless_loopback(host, "socket.connect")
+    for host in ("127.0.0.1", "::1", "localhost", None, ""):
+        conftest._refuse_unless_loopback(host, "socket.connect")
