@@ -57,7 +57,7 @@ class LinkPanel:
 
     def __init__(self, link: Link, *, refresh: float = REFRESH):
         if not isinstance(link, Link):
-            raise ArgumentTypeError(f"The panel link_panel() needs a running link, but got {link!r} (a {type(link).__name__}); "
+            raise ArgumentTypeError(f"The panel link_panel() needs a running link, but got {link!r} (type {type(link).__name__}); "
                                     f"start one with sockcourse.link.link(server.address) and pass it.")
         refresh = check_number(refresh, "refresh", low=0.05, high=60, example=REFRESH)
         self.link = link

@@ -260,7 +260,7 @@ def test_stop_wakes_a_tls_connection_at_once(moment, ca):
 
 # -- bad input ------------------------------------------------------------------------------------
 def test_bad_tls_options_are_refused_in_a_sentence(ca, tmp_path):
-    with pytest.raises(TypeError, match=r"tls= expects an ssl.SSLContext .* but got 42 \(a int\)"):
+    with pytest.raises(TypeError, match=r"tls= expects an ssl.SSLContext .* but got 42 \(type int\)"):
         sockcourse.serve(handlers.echo, tls=42)
     with pytest.raises(TypeError, match=r"tls=True does not say which certificate"):
         sockcourse.serve(handlers.echo, tls=True)
@@ -342,7 +342,7 @@ def test_a_name_a_certificate_cannot_hold_is_refused_in_a_sentence(ca, name):
 
 
 def test_check_certificate_refuses_what_it_cannot_check_in_a_sentence(ca):
-    with pytest.raises(TypeError, match=r"The hostname must be the name the client asked for, .* got 5 \(a int\)"):
+    with pytest.raises(TypeError, match=r"The hostname must be the name the client asked for, .* got 5 \(type int\)"):
         tls.check_certificate(ca.server_cert, ca, 5)
     with pytest.raises(TypeError, match=r"trusted must be the CertificateAuthority .* got 'ca.pem'"):
         tls.check_certificate(ca.server_cert, "ca.pem", "localhost")

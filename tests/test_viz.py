@@ -214,7 +214,7 @@ def test_a_long_conversation_gets_a_taller_figure_and_a_cut_when_too_long():
 def test_bad_traces_get_a_sentence(draw):
     with pytest.raises(TypeError, match=r"Expected a Trace .*'hello'.*server\.trace"):
         draw("hello")
-    with pytest.raises(TypeError, match=r"holds 3 \(a int\)"):
+    with pytest.raises(TypeError, match=r"holds 3 \(type int\)"):
         draw([Event(0.0, "recv"), 3])
     with pytest.raises(ValueError, match=r"trace is empty.*server\.trace"):
         draw(Trace())
@@ -374,7 +374,7 @@ def test_every_kernel_state_name_maps_to_an_rfc_state():
     assert tcpstates.rfc_name("ESTAB") == "ESTABLISHED"
     with pytest.raises(ValueError, match=r"'TIME_WAITING' is not a TCP state.*did you mean 'TIME_WAIT'"):
         tcpstates.rfc_name("TIME_WAITING")
-    with pytest.raises(TypeError, match=r"got 7 \(a int\)"):
+    with pytest.raises(TypeError, match=r"got 7 \(type int\)"):
         tcpstates.rfc_name(7)
 
 

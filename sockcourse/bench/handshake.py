@@ -152,7 +152,7 @@ def _check(delay, repeats, protocols) -> tuple[float, int, tuple]:
         protocols = tuple(protocols)
     except TypeError:
         raise ArgumentTypeError(f"The protocols must be a list of protocol names, but got {protocols!r} "
-                                f"(a {type(protocols).__name__}); for example protocols=('TCP', 'QUIC').") from None
+                                f"(type {type(protocols).__name__}); for example protocols=('TCP', 'QUIC').") from None
     if not protocols:
         raise ArgumentError(f"No protocol given (protocols={protocols!r}); name at least one of "
                             f"{', '.join(map(repr, PROTOCOLS))}, or leave protocols out to measure them all.")
@@ -173,7 +173,7 @@ def measure(*, delay: float = 0.05, repeats: int = 3, ca: CertificateAuthority |
     delay, repeats, protocols = _check(delay, repeats, protocols)
     if ca is not None and not isinstance(ca, CertificateAuthority):
         raise ArgumentTypeError(f"ca must be a sockcourse.tls.CertificateAuthority, but got {ca!r} "
-                                f"(a {type(ca).__name__}); or leave it out for a throw-away one.")
+                                f"(type {type(ca).__name__}); or leave it out for a throw-away one.")
     costs = HandshakeCosts(delay)
     own_ca = ca is None
     if own_ca:

@@ -53,7 +53,7 @@ def check_whole(value, what: str, *, low: int | None = None, high: int | None = 
     span = _span(low, high)
     advice = hint or f"for example {what}={example if example is not None else (low or 0)}"
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ArgumentError(f"The {what} must be a whole number{span}, but got {value!r} (a {_kind(value)}); "
+        raise ArgumentError(f"The {what} must be a whole number{span}, but got {value!r} (type {_kind(value)}); "
                             f"{advice}.")
     if (low is not None and value < low) or (high is not None and value > high):
         raise ArgumentError(f"The {what} must be a whole number{span}, but got {value!r}; {advice}.")
@@ -78,7 +78,7 @@ def check_number(value, what: str, *, low: float | None = None, high: float | No
     """
     example = f"for example {what}={example if example is not None else 1.0}"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ArgumentTypeError(f"The {what} must be a number, but got {value!r} (a {_kind(value)}); {example}.")
+        raise ArgumentTypeError(f"The {what} must be a number, but got {value!r} (type {_kind(value)}); {example}.")
     if not math.isfinite(value):
         raise ArgumentError(f"The {what} must be a finite number, but got {value!r}; {example}.")
     if (low is not None and value < low) or (high is not None and value > high) \
@@ -106,7 +106,7 @@ def check_seconds(value, what: str, *, none_ok: bool = True, maximum: float | No
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ArgumentError(f"The {what} must be a positive number of seconds{limit}{none}, but got {value!r} "
-                            f"(a {_kind(value)}); for example {what}={example}{no_limit}.")
+                            f"(type {_kind(value)}); for example {what}={example}{no_limit}.")
     if not math.isfinite(value):
         raise ArgumentError(f"The {what} must be a finite number of seconds, but got {value!r}; "
                             f"for example {what}={example}{no_limit}.")
@@ -125,7 +125,7 @@ def check_timeout(value, what: str = "timeout") -> float | None:
 def check_flag(value, what: str) -> bool:
     """Return `value` if it is True or False; raise a sentence otherwise."""
     if not isinstance(value, bool):
-        raise ArgumentTypeError(f"The {what} must be True or False, but got {value!r} (a {_kind(value)}); "
+        raise ArgumentTypeError(f"The {what} must be True or False, but got {value!r} (type {_kind(value)}); "
                                 f"for example {what}=True.")
     return value
 
@@ -151,7 +151,7 @@ def check_port(port) -> int:
         hint = f"pass port={int(port)}, or port=0" if digits else "pass port=0"
         raise ArgumentTypeError(
             f"The port must be a whole number from 0 to 65535, but got {port!r} "
-            f"(a {_kind(port)}); {hint} to let the kernel choose a free port.")
+            f"(type {_kind(port)}); {hint} to let the kernel choose a free port.")
     if not 0 <= port <= 65535:
         raise ArgumentError(
             f"The port {port} is out of range: TCP and UDP ports go from 0 to 65535 "
@@ -231,7 +231,7 @@ def check_label(label, what: str = "label") -> str:
     """
     if not isinstance(label, str):
         raise ArgumentTypeError(f"The {what} must be a short name such as 'server', but got {label!r} "
-                                f"(a {_kind(label)}); for example {what}='alice'.")
+                                f"(type {_kind(label)}); for example {what}='alice'.")
     if not _LABEL.fullmatch(label):
         raise ArgumentError(f"The {what} {label!r} is not a plain name: use 1 to 63 letters, digits, '-' or '_', "
                             f"starting with a letter or digit (no spaces, dots or slashes); for example "
@@ -250,7 +250,7 @@ def check_path(path, what: str, *, example: str, exists: bool = False, hint: str
     if isinstance(path, os.PathLike):
         path = os.fspath(path)
     if not isinstance(path, str) or not path:
-        raise ArgumentTypeError(f"The {what} must be a path, but got {path!r} (a {_kind(path)}); "
+        raise ArgumentTypeError(f"The {what} must be a path, but got {path!r} (type {_kind(path)}); "
                                 f"for example {example}.")
     if exists and not os.path.isfile(path):
         raise MissingFileError(f"The {what} {path!r} does not exist (or is not a file); {hint}.")

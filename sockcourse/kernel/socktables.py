@@ -125,7 +125,7 @@ def constant(name, prefix: str = "") -> int | None:
         return int(name)
     if not isinstance(name, str):
         raise TypeError(f"Expected a socket constant's name or number, but got {name!r} "
-                        f"(a {type(name).__name__}); for example 'AF_INET' or socket.AF_INET.")
+                        f"(type {type(name).__name__}); for example 'AF_INET' or socket.AF_INET.")
     if hasattr(socket, name) and isinstance(getattr(socket, name), int):
         return int(getattr(socket, name))
     known = set(_FAMILIES) | set(_TYPES) | set(_PROTOCOLS) | {"CAN_RAW", "BTPROTO_RFCOMM", "IPPROTO_ICMP"}

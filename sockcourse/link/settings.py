@@ -86,7 +86,7 @@ def check_setting(name: str, value, transport: str):
         return None
     wanted = numbers.Integral if name in _WHOLE else numbers.Real
     if isinstance(value, bool) or not isinstance(value, wanted):
-        raise ArgumentTypeError(f"The {name} must be {what}, but got {value!r} (a {type(value).__name__}); "
+        raise ArgumentTypeError(f"The {name} must be {what}, but got {value!r} (type {type(value).__name__}); "
                         f"pass a number, for example {example}.")
     if transport not in transports and value != 0:
         raise ArgumentError(f"The setting {name}={value!r} means nothing on a {transport.upper()} link: "

@@ -88,7 +88,7 @@ def openssl_s_client(address, cafile, *, servername: str = "localhost", send: by
         raise ArgumentTypeError(f"The servername must be the name the certificate is for, such as 'localhost', "
                                 f"but got {servername!r}.")
     if not isinstance(send, (bytes, bytearray)):
-        raise ArgumentTypeError(f"The line to send must be the bytes of one line, but got {send!r} (a {type(send).__name__}); "
+        raise ArgumentTypeError(f"The line to send must be the bytes of one line, but got {send!r} (type {type(send).__name__}); "
                                 f"for example send=b'hello\\n'.")
     if isinstance(extra, (str, bytes)) or not all(isinstance(word, str) for word in extra):
         raise ArgumentTypeError(f"The extra argument must be a tuple of more openssl arguments, but got {extra!r}; "

@@ -220,7 +220,7 @@ class Peer(Stoppable):
         for word in argv:
             if not isinstance(word, (str, bytes, os.PathLike)):
                 raise ArgumentTypeError(f"Each word of a peer's command must be a string or a path, but got {word!r} "
-                                        f"(a {type(word).__name__}) in {argv!r}; write it as str({word!r}), or "
+                                        f"(type {type(word).__name__}) in {argv!r}; write it as str({word!r}), or "
                                         f"build the command with peers.command(name, ...), which does.")
         argv = [os.fspath(a) for a in argv]
         super().__init__(name or Path(argv[1] if len(argv) > 1 else argv[0]).stem)

@@ -135,7 +135,7 @@ def rfc_name(name: str) -> str:
     if not isinstance(name, str):
         raise TypeError(
             f"A TCP state name must be a string such as 'ESTABLISHED', but got {name!r} "
-            f"(a {type(name).__name__}); the valid names are {', '.join(STATES)}."
+            f"(type {type(name).__name__}); the valid names are {', '.join(STATES)}."
         )
     key = name.strip().upper().replace("-", "_").replace(" ", "_")
     if key in STATES:

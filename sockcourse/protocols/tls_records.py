@@ -40,7 +40,7 @@ def split_records(stream: bytes) -> list[Record]:
     """Cut one direction of a TLS connection, as bytes, into its records (a cut-off last one is left out)."""
     if not isinstance(stream, (bytes, bytearray, memoryview)):
         raise ArgumentTypeError(f"Expected the bytes of one direction of a TLS connection, but got {stream!r:.60} "
-                                f"(a {type(stream).__name__}); for example "
+                                f"(type {type(stream).__name__}); for example "
                                 f"b''.join(hop.data for hop in relay.record if hop.direction == 'to_server').")
     stream = bytes(stream)
     records, at = [], 0

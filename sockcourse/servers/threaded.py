@@ -124,7 +124,7 @@ def _check_handler(handler, transport: str) -> None:
     if not callable(handler):
         raise ArgumentTypeError(
             f"The handler must be a function that takes a connected socket, but got {handler!r} "
-            f"(a {type(handler).__name__}); try sockcourse.handlers.echo.")
+            f"(type {type(handler).__name__}); try sockcourse.handlers.echo.")
     name = getattr(handler, "__name__", repr(handler))
     if inspect.iscoroutinefunction(handler):
         raise ArgumentTypeError(
@@ -188,7 +188,7 @@ def server_context_for(tls) -> ssl.SSLContext:
                                 f"({exc.reason or exc}); pass one PEM file that holds both.") from None
         return context
     raise ArgumentTypeError(f"The argument tls= expects an ssl.SSLContext for a server, a CertificateAuthority, a Certificate "
-                            f"or the path of a PEM file, but got {tls!r} (a {type(tls).__name__}); "
+                            f"or the path of a PEM file, but got {tls!r} (type {type(tls).__name__}); "
                             f"for example tls=sockcourse.tls.CertificateAuthority().")
 
 

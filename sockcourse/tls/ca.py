@@ -53,7 +53,7 @@ def _utc(value, what: str) -> datetime.datetime | None:
         return None
     if not isinstance(value, datetime.datetime):
         raise ArgumentTypeError(f"The {what} must be a datetime.datetime, but got {value!r} "
-                                f"(a {type(value).__name__}); for example "
+                                f"(type {type(value).__name__}); for example "
                                 f"datetime.datetime.now(datetime.timezone.utc).")
     # A naive datetime is taken as UTC, the zone certificates are written in.
     return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
@@ -240,7 +240,7 @@ class CertificateAuthority(Stoppable):
     def _own(self, cert) -> Certificate:
         if not isinstance(cert, Certificate):
             raise ArgumentTypeError(f"Expected a Certificate (from ca.issue(...)), but got {cert!r} "
-                                    f"(a {type(cert).__name__}); for example ca.server_cert.")
+                                    f"(type {type(cert).__name__}); for example ca.server_cert.")
         return cert
 
     def _check_open(self, what: str) -> None:

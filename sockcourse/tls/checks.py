@@ -31,14 +31,14 @@ def check_certificate(cert, trusted: CertificateAuthority, hostname: str) -> dic
 
     pem = cert.pem if isinstance(cert, Certificate) else cert
     if not isinstance(pem, (bytes, bytearray)):
-        raise ArgumentTypeError(f"Expected a Certificate or PEM bytes, but got {cert!r} (a {type(cert).__name__}); "
+        raise ArgumentTypeError(f"Expected a Certificate or PEM bytes, but got {cert!r} (type {type(cert).__name__}); "
                                 f"for example ca.server_cert.")
     if not isinstance(trusted, CertificateAuthority):
         raise ArgumentTypeError(f"The CA given as trusted must be the CertificateAuthority the client trusts, but got {trusted!r} "
-                                f"(a {type(trusted).__name__}); for example trusted=ca.")
+                                f"(type {type(trusted).__name__}); for example trusted=ca.")
     if not isinstance(hostname, str) or not hostname:
         raise ArgumentTypeError(f"The hostname must be the name the client asked for, as a string, but got "
-                                f"{hostname!r} (a {type(hostname).__name__}); for example hostname='localhost'.")
+                                f"{hostname!r} (type {type(hostname).__name__}); for example hostname='localhost'.")
     try:
         leaf = x509.load_pem_x509_certificate(bytes(pem))
     except ValueError:

@@ -87,7 +87,7 @@ def _server_certificate(tls) -> Certificate:
     if isinstance(tls, Certificate):
         return tls
     raise ArgumentTypeError(f"A QUIC server needs tls= a CertificateAuthority or a Certificate from "
-                            f"sockcourse.tls, but got {tls!r} (a {type(tls).__name__}); for example "
+                            f"sockcourse.tls, but got {tls!r} (type {type(tls).__name__}); for example "
                             f"quic.serve(tls=sockcourse.tls.CertificateAuthority()).")
 
 
@@ -101,13 +101,13 @@ def _trusted_ca(ca) -> dict:
                                    f"itself (ca=ca) or its file (ca=ca.ca_file).")
         return {"cafile": path}
     raise ArgumentTypeError(f"The client must know which CA to trust: ca= a CertificateAuthority or the path of "
-                            f"its PEM file, but got {ca!r} (a {type(ca).__name__}); for example ca=ca.")
+                            f"its PEM file, but got {ca!r} (type {type(ca).__name__}); for example ca=ca.")
 
 
 def _check_ticket(ticket):
     if ticket is not None and not isinstance(ticket, SessionTicket):
         raise ArgumentTypeError(f"The session_ticket must be the ticket of an earlier reply (reply.ticket), or "
-                                f"None, but got {ticket!r} (a {type(ticket).__name__}); for example "
+                                f"None, but got {ticket!r} (type {type(ticket).__name__}); for example "
                                 f"session_ticket=first.ticket.")
     return ticket
 

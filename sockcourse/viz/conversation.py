@@ -19,7 +19,7 @@ def _events_of(trace) -> list[Event]:
             if not isinstance(item, Event):
                 raise TypeError(
                     f"Expected a Trace or a list of Event, but the list holds {item!r} "
-                    f"(a {type(item).__name__}); pass server.trace itself."
+                    f"(type {type(item).__name__}); pass server.trace itself."
                 )
         events = list(trace)
     else:
@@ -27,7 +27,7 @@ def _events_of(trace) -> list[Event]:
                 if isinstance(getattr(trace, "trace", None), Trace) else
                 "pass server.trace from a server started with sockcourse.serve()")
         raise TypeError(
-            f"Expected a Trace (or a list of Event), but got {trace!r} (a {type(trace).__name__}); {hint}."
+            f"Expected a Trace (or a list of Event), but got {trace!r} (type {type(trace).__name__}); {hint}."
         )
     if not events:
         raise ValueError(

@@ -173,11 +173,11 @@ def _check_milestones(milestones) -> list[Milestone]:
     try:
         items = list(milestones)
     except TypeError:
-        raise TypeError(f"Expected a list of Milestone, but got {milestones!r} (a {type(milestones).__name__}); "
+        raise TypeError(f"Expected a list of Milestone, but got {milestones!r} (type {type(milestones).__name__}); "
                         f"leave milestones out to draw sockcourse.viz.MILESTONES.") from None
     for item in items:
         if not isinstance(item, Milestone):
-            raise TypeError(f"Expected a list of Milestone, but it holds {item!r} (a {type(item).__name__}); "
+            raise TypeError(f"Expected a list of Milestone, but it holds {item!r} (type {type(item).__name__}); "
                             f"build events with sockcourse.viz.history.Milestone(...).")
     if not items:
         raise ValueError("The list of milestones is empty, so there is nothing to draw; "

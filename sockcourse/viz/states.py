@@ -91,7 +91,7 @@ def _highlights(highlight) -> list[tuple[str, str, str]]:
     else:
         raise TypeError(
             f"highlight must be a dict of role -> state, a kernel.states() table or one state "
-            f"name, but got {highlight!r} (a {type(highlight).__name__}); for example "
+            f"name, but got {highlight!r} (type {type(highlight).__name__}); for example "
             f"highlight={{'client': 'FIN_WAIT2', 'server': 'CLOSE_WAIT'}}."
         )
     result = []

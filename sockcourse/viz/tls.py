@@ -120,7 +120,7 @@ def certificate_checks(rows, *, ax=None, title: str = "What the client checks, c
 def _check_costs(costs):
     if not hasattr(costs, "rows") or not hasattr(costs, "rtt"):
         raise TypeError(f"Expected the result of sockcourse.handshake.measure(), but got {costs!r} "
-                        f"(a {type(costs).__name__}).")
+                        f"(type {type(costs).__name__}).")
     rows = costs.rows()
     if not rows:
         raise ValueError("The measurement holds no protocols; run sockcourse.handshake.measure() first.")

@@ -85,7 +85,7 @@ def resolve(model) -> tuple[str, object]:
         return model, MODELS[model]
     if not callable(model):
         raise ArgumentTypeError(f"A server model must be a name such as 'threads' or a function "
-                                f"serve(listener, stop), but got {model!r} (a {type(model).__name__}).")
+                                f"serve(listener, stop), but got {model!r} (type {type(model).__name__}).")
     name = getattr(model, "__name__", type(model).__name__)
     try:
         parameters = inspect.signature(model).parameters
