@@ -39,7 +39,7 @@ import weakref
 
 from .addresses import peer_text
 from .checks import check_seconds
-from .errors import NotRunningError, SockcourseError
+from .errors import SockcourseError
 from .limits import STOP_TIMEOUT
 
 _lock = threading.Lock()
@@ -166,11 +166,6 @@ class Stoppable:
             if thread.is_alive():
                 late.append(thread.name)
         return late
-
-    def _require_running(self, doing: str) -> None:
-        if not self.running:
-            raise NotRunningError(f"The {self.what} {self.name!r} has stopped, so it cannot {doing}; "
-                                  f"start a new one.")
 
     # -- the state -------------------------------------------------------------
     @property
