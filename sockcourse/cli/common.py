@@ -24,7 +24,7 @@ import socket
 import sys
 import threading
 
-from ..core.errors import UsageError
+from ..core.errors import SockcourseError, UsageError
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "Parser", "STOP_SIGNALS", "StopSignals",
            "UsageError", "one_line", "option_words", "say", "whole_number"]
@@ -210,6 +210,24 @@ class StopSignals:
                 if selector.select(timeout=_WAIT_TICK):
                     self._drain()
         return self.received[0]
+
+    def hold(self, thing, announce) -> Exception | None:
+        """Run `announce()`, wait for a stop signal, then stop `thing` (a server, a link).
+
+        `thing` is stopped whatever happens on the way, so a UNIX socket file
+        or a key folder never outlives the command; what its stop() raised
+        (a handler's error) is returned for the caller to word, not raised.
+        """
+        failure = None
+        try:
+            announce()
+            self.wait()
+        finally:
+            try:
+                thing.stop()
+            except SockcourseError as exc:
+                failure = exc
+        return failure
 
     def _drain(self) -> None:
         try:

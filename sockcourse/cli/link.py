@@ -154,16 +154,12 @@ def run(args) -> int:
                          port=port, seed=seed, **settings)
         except (SockcourseError, ValueError, TypeError, OSError) as exc:
             raise UsageError(option_words(str(exc), options=_WORDS, ms=_MILLISECONDS)) from None
-        failure = None
-        try:
+
+        def announce() -> None:
             print(f"listening on {peer_text(relay.address)}", flush=True)
             say(_hint(relay, settings))
-            stop_signals.wait()
-        finally:
-            try:
-                relay.stop()
-            except SockcourseError as exc:
-                failure = exc
+
+        failure = stop_signals.hold(relay, announce)
     if failure is not None:
         say(f"{args.prog}: error: {one_line(failure)}")
         return EXIT_FAILED

@@ -85,19 +85,14 @@ def run(args) -> int:
                            idle_timeout=None, tls=authority, **where)
         except (SockcourseError, ValueError, TypeError, OSError) as exc:
             raise UsageError(option_words(str(exc), path=args.unix)) from None
-        failure = None
-        try:
+
+        def announce() -> None:
             if args.ca_out is not None:
                 _write_ca(authority, args.ca_out)
             print(f"listening on {peer_text(server.address)}", flush=True)
             say(_hint(server, args.handler, args.ca_out))
-            stop_signals.wait()
-        finally:
-            # Also on an unexpected error: a UNIX socket file must not outlive the server.
-            try:
-                server.stop()
-            except HandlerError as exc:
-                failure = exc
+
+        failure = stop_signals.hold(server, announce)
     if failure is not None:
         say(f"{args.prog}: error: {_handler_failure(failure, args.handler)}")
         return EXIT_FAILED
