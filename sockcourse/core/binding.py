@@ -67,27 +67,21 @@ def open_socket(family, kind, *, host: str | None = None, port: int = 0, path: s
         path = os.path.join(tempdir, "server.sock")
     sock = socket.socket(family, kind)
     try:
-        if family == socket.AF_UNIX:
-            if setup is not None:
-                setup(sock)
-            sock.bind(path)
-            address = path
-        else:
-            if kind == socket.SOCK_STREAM and reuse_address:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if setup is not None:
-                setup(sock)
-            sock.bind((host, port))
-            address = sock.getsockname()[:2]
-        if kind == socket.SOCK_STREAM:
-            sock.listen(backlog)
-    except OSError as exc:
-        sock.close()
-        if tempdir:
-            shutil.rmtree(tempdir, ignore_errors=True)
-        if exc.__traceback__ is not None and _raised_by(setup, exc):
-            raise  # the learner's setup function failed: their error, as it is
-        raise explain_bind_error(exc, family, host=host, port=port, path=path, what=what) from None
+        if kind == socket.SOCK_STREAM and reuse_address and family != socket.AF_UNIX:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if setup is not None:
+            setup(sock)  # the learner's own options: what it raises goes on as it is
+        try:
+            if family == socket.AF_UNIX:
+                sock.bind(path)
+                address = path
+            else:
+                sock.bind((host, port))
+                address = sock.getsockname()[:2]
+            if kind == socket.SOCK_STREAM:
+                sock.listen(backlog)
+        except OSError as exc:
+            raise explain_bind_error(exc, family, host=host, port=port, path=path, what=what) from None
     except BaseException:
         sock.close()
         if tempdir:
@@ -122,13 +116,3 @@ def explain_bind_error(exc: OSError, family, *, host=None, port=0, path=None, wh
     return BindError(f"The {what} could not bind its socket to {where}: {exc.strerror or exc}; "
                      f"{hint} to let the course choose.", exc.errno)
 
-
-def _raised_by(setup, exc: BaseException) -> bool:
-    """True if the traceback of `exc` passes through the learner's `setup` function."""
-    code = getattr(setup, "__code__", None)
-    tb = exc.__traceback__
-    while tb is not None and code is not None:
-        if tb.tb_frame.f_code is code:
-            return True
-        tb = tb.tb_next
-    return False
