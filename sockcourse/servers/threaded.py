@@ -36,6 +36,7 @@ from ..core.errors import (PEER_GONE, ArgumentError, ArgumentTypeError, Certific
 from ..core.lifecycle import Endpoint, stop_named
 from ..core.limits import ACCEPT_CAPACITY_ERRNOS, ACCEPT_RETRY_DELAY, LOOP_TICK, STOP_TIMEOUT
 from ..core.trace import Trace
+from . import handlers
 from .recording import RecordingSocket, RecordingSSLSocket, handshake_failure
 
 __all__ = ["STOP_TIMEOUT", "Server", "TRANSPORTS", "serve", "server_context_for"]
@@ -114,7 +115,6 @@ def serve(handler, *, transport: str = "tcp", host: str | None = None, port: int
 
 def _check_handler(handler, transport: str) -> None:
     """Refuse, with the sentence a learner needs, a handler that could only fail later in a thread."""
-    from . import handlers  # a sibling: the stock handlers name the hint
     check_choice(transport, "transport", TRANSPORTS, example="udp")
     if isinstance(handler, str):
         hint = (f"pass sockcourse.handlers.{handler} (the function itself)"
