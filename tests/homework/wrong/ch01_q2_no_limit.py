@@ -1,0 +1,23 @@
+"""q2 with one mistake: no limit on the length of a line, so a long one is waited for."""
+QUESTION = "01_tcp.q2"
+EXPECT = {"fails": ["too-long"], "hint": "line-limit", "passes": ["pipelined"], "only": ["too-long", "pipelined"]}
+
+
+def answer(conn):
+    store, buffer = {}, b""
+    while True:
+        data = conn.recv(4096)
+        if not data:
+            return
+        buffer += data
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            words = line.rstrip(b"\r").split(b" ", 2)
+            if words[0] == b"SET" and len(words) == 3:
+                store[words[1]] = words[2]
+                reply = b"OK"
+            elif words[0] == b"GET" and len(words) == 2:
+                reply = b"VALUE " + store[words[1]] if words[1] in store else b"NOT-FOUND"
+            else:
+                reply = b"ERR unknown command"
+            conn.sendall(reply + b"\n")
