@@ -20,12 +20,15 @@ TEST_STAMP := $(VENV)/.sockcourse-test-installed
 # Jupyter refuses to run as root unless told; containers often run as root.
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: help lab test notebooks clean
+.PHONY: help lab test notebooks student solutions grade clean
 
 help:
 	@echo "make lab        set up .venv and open the course in JupyterLab (extra flags: LAB_ARGS=...)"
 	@echo "make test       set up .venv with the test tools and run every test (extra flags: PYTEST_ARGS=...)"
 	@echo "make notebooks  re-execute every notebook in place after editing it"
+	@echo "make student    rebuild the homework's student copies in notebooks/homework from homework-source"
+	@echo "make solutions  build the executed solutions in build/solutions (fails unless each scores full marks)"
+	@echo "make grade SUBMISSIONS=dir [OUT=grades.csv]   grade a folder of submitted homework notebooks"
 	@echo "make clean      remove .venv and the caches"
 	@echo "make help       show this list"
 	@echo "Use another interpreter with PYTHON=..., for example: make lab PYTHON=python3.12"
@@ -38,6 +41,17 @@ test: $(TEST_STAMP)
 
 notebooks: $(TEST_STAMP)
 	$(VENV_PYTHON) tools/run_notebooks.py
+
+student: $(TEST_STAMP)
+	$(VENV_PYTHON) -m sockcourse assign homework-source --student notebooks/homework
+
+solutions: $(TEST_STAMP)
+	$(VENV_PYTHON) -m sockcourse assign homework-source --solutions build/solutions
+
+OUT ?= grades.csv
+grade: $(TEST_STAMP)
+	@[ -n "$(SUBMISSIONS)" ] || { echo "Name the folder of submitted notebooks: make grade SUBMISSIONS=path/to/folder" >&2; exit 2; }
+	$(VENV_PYTHON) -m sockcourse grade "$(SUBMISSIONS)" --out "$(OUT)"
 
 # The checks come before `venv` because its own failures are cryptic: an old
 # Python fails late with a syntax error, and Debian without python3-venv

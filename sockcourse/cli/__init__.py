@@ -3,8 +3,12 @@
     python -m sockcourse serve echo                      # a server until Ctrl-C
     python -m sockcourse link --to 127.0.0.1:PORT ...    # a bad network in front of it
     python -m sockcourse bench --quick                   # this machine, measured
+    python -m sockcourse check notebooks/homework/01_tcp.ipynb   # a homework, as the grader sees it
+    python -m sockcourse assign                          # instructors: student copies and solutions
+    python -m sockcourse grade SUBMISSIONS --out grades.csv      # instructors: grade a folder
 
-One module per subcommand (`serve`, `link`, `bench`), each with
+One module per subcommand (`serve`, `link`, `bench`, `assign`; `grade` holds
+both `grade` and `check`), each with
 `add_parser(subparsers, prog)`, which sets up its options, and `run(args)`,
 which returns the exit code; they parse and print, and leave the work to the
 package. `common` holds what they share. A subcommand raises `UsageError`
@@ -16,13 +20,14 @@ from __future__ import annotations
 
 import sys
 
-from . import bench, link, serve
+from . import assign, bench, grade, link, serve
 from .common import EXIT_INTERRUPTED, EXIT_USAGE, Parser, UsageError, one_line, say
 
 __all__ = ["SUBCOMMANDS", "UsageError", "build_parser", "main"]
 
 #: Each adds one subcommand, given the subparsers and the program's name (for its examples).
-SUBCOMMANDS = [serve.add_parser, link.add_parser, bench.add_parser]
+SUBCOMMANDS = [serve.add_parser, link.add_parser, bench.add_parser, grade.add_check_parser,
+               assign.add_parser, grade.add_grade_parser]
 
 
 def build_parser(prog: str = "sockcourse") -> Parser:

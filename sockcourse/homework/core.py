@@ -645,7 +645,9 @@ class Question:
             finally:
                 replay = ctx.replay_text() if verbose else ""
                 ctx.close()
-            gc.collect()
+            # Young generations only: enough to find the sockets a student's code dropped in a
+            # reference cycle (a traceback, say), without walking the whole heap each time.
+            gc.collect(1)
         notes = list(ctx.notes) + self._leftovers(ctx, threads_before, things_before, caught)
         seconds = round(time.monotonic() - started, 3)
         if status_override:

@@ -30,7 +30,12 @@ import os
 import socket
 import sys
 
-__all__ = ["EVENTS", "Refused", "allowed", "install", "installed"]
+#: The one command for grading work you do not trust: no network, the submissions read-only.
+#: (Here, not in grade.py, so that the command line can show it without loading nbformat.)
+DOCKER_COMMAND = ('docker run --rm --network none -v "$PWD/subs:/subs:ro" -v "$PWD/out:/out" IMAGE '
+                  'python -m sockcourse grade /subs --out /out/grades.csv')
+
+__all__ = ["EVENTS", "allowed", "install", "installed"]
 
 #: The audit events the hook looks at (names from the Python docs' audit events table).
 EVENTS = ("socket.connect", "socket.sendto", "socket.sendmsg", "socket.bind", "socket.getaddrinfo",
@@ -58,10 +63,6 @@ _IP_FAMILIES = {socket.AF_INET, socket.AF_INET6}
 
 _RULE = ("while grading, sockets may only use this machine's loopback interface (127.0.0.1, ::1) "
          "and UNIX socket paths; this exercise needs no other network")
-
-
-class Refused(PermissionError):
-    """The grader's loopback-only rule refused a socket operation (a PermissionError, as the OS would say)."""
 
 
 def _ip(host):
@@ -148,7 +149,8 @@ def allowed(address, *, family=None, event: str = "socket.connect", extra_refuse
         return True
     if ip.is_unspecified and (event == "socket.bind" or lookup):
         return True  # listening on every interface of this machine sends nothing anywhere
-    return f"The grader refused to {action} {shown}: {ip} is not a loopback address, and {_RULE}; use 127.0.0.1 instead."
+    return (f"The grader refused to {action} {shown}: {ip} is not a loopback address, and {_RULE}; "
+            f"use 127.0.0.1 instead.")
 
 
 # -- the hook -------------------------------------------------------------------------------
@@ -166,7 +168,8 @@ def _hook(event: str, args: tuple) -> None:
     else:
         verdict = allowed(args[0] if args else None, event=event, extra_refused=_state["extra"])
     if verdict is not True:
-        raise Refused(verdict)
+        # A PermissionError, as the OS itself says when it refuses: the student's report shows it by that name.
+        raise PermissionError(verdict)
 
 
 def install(extra_refused=()) -> None:

@@ -209,7 +209,7 @@ def test_checks_twice_in_one_process_leave_nothing_behind():
     for _ in range(2):
         ch01.q1(good.read_frames)
         ch01.q2(good.kv_handler)
-        ch01.q3(good.upload)
+        ch01.q3.run(good.upload, only=["small", "delay"])
     time.sleep(0.2)
     assert sockcourse.running() == []
     assert {t for t in threading.enumerate() if t.is_alive()} <= threads
