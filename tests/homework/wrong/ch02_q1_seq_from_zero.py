@@ -1,0 +1,28 @@
+"""q1 with one mistake: the sequence numbers start at 0 instead of 1."""
+QUESTION = "02_udp.q1"
+EXPECT = {"fails": ["plain"], "hint": "format", "passes": ["late"]}
+import socket
+import time
+
+
+def answer(address, count=10, timeout=0.5):
+    rtts = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.connect(address)
+        for seq in range(count):
+            message = f"PING {seq} {time.time()}".encode()
+            started = time.monotonic()
+            deadline = started + timeout
+            sock.send(message)
+            while (left := deadline - time.monotonic()) > 0:
+                sock.settimeout(left)
+                try:
+                    if sock.recv(2048) == message:
+                        rtts.append(time.monotonic() - started)
+                        break
+                except TimeoutError:
+                    break
+    received = len(rtts)
+    return {"sent": count, "received": received, "loss_percent": 100.0 * (count - received) / count,
+            "rtts": rtts, "min": min(rtts) if rtts else None,
+            "avg": sum(rtts) / received if rtts else None, "max": max(rtts) if rtts else None}
