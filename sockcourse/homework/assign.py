@@ -1,8 +1,12 @@
 """Build the homework notebooks from their sources: student copies without the solutions, tested solutions.
 
-A source, `homework-source/NN_name.ipynb`, holds the instructor's solutions
-between line markers in its answer cells (the format is in
-/tmp/homework-spec.md and design §4.1):
+A source, `homework-source/NN_name.ipynb` (named after its chapter), is an
+ordinary notebook whose cells carry metadata `{"sockcourse": {"role": ...,
+"question": "qN"}}`: an `intro`, `setup` cells, then for each question a
+`question` cell (starting with the heading `### qN · Title`), one or more
+`answer` cells and one `check` cell (`check.qN(name)`), and a `summary` last.
+An answer cell holds the instructor's solution between two line markers,
+indented like the code around them:
 
     def read_frames(sock):
         # BEGIN SOLUTION: keep reading until the frame is whole
@@ -19,7 +23,8 @@ notebook, the cell and the line:
    check cell is exactly `check.qN(name)`, with the module's name for qN;
 2. the student copy (`student_copy`): each region becomes
    `raise NotImplementedError("q1: write read_frames")`, indented like the
-   marker, after a `# TODO: ...` line when the marker carries a prompt; no
+   marker, after a `# TODO: ...` line when the marker carries a prompt (a
+   helper in an answer cell of its own gets its own name there); no
    outputs, no execution counts, no kernel or widget state; the course's cells
    are marked `editable: false` and `deletable: false` (a nudge: the grader
    never depends on it); the notebook's metadata says which chapter and
@@ -39,6 +44,9 @@ Notebooks are written deterministically (`render`: nbformat's JSON with sorted
 keys, no timestamps, no random cell ids, a final newline), so that the
 committed student copies equal a fresh build byte for byte, which
 `assign(..., check=True)` verifies without writing anything.
+
+The runs and gradings of several chapters can go on at once (`jobs`), each
+chapter in a process of its own.
 
 Cells are numbered from 1 in every message ("cell 4 of 12"), as a reader
 counts them down the page; lines within a cell are numbered from 1 too.
@@ -72,7 +80,7 @@ __all__ = [
 ROLES = ("intro", "setup", "question", "answer", "check", "written", "summary")
 QUESTION_ROLES = ("question", "answer", "check", "written")
 #: The cells that are the course's, not the student's: the student copy asks Jupyter to keep them as they are.
-LOCKED_ROLES = ("intro", "setup", "question", "check")
+LOCKED_ROLES = ("intro", "setup", "question", "check", "summary")
 
 #: What every homework notebook declares, as the chapter notebooks do (tools/run_notebooks.py).
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
@@ -84,6 +92,9 @@ KEPT_CELL_METADATA = ("sockcourse", "tags")
 CELL_TIMEOUT = 120
 #: Seconds a kernel may take to start on a slow, busy machine.
 STARTUP_TIMEOUT = 60
+
+#: The seed of the gradings: the same each time, so that two gradings of the solutions must agree exactly.
+GRADING_SEED = 1
 
 #: What the written questions' answer regions become in the student copy.
 WRITTEN_STUB = "_Your answer here._"
@@ -107,6 +118,10 @@ class AssignFailed(SockcourseError):
     def __init__(self, problems: list[str]):
         self.problems = list(problems)
         super().__init__("\n".join(self.problems))
+
+    def __reduce__(self):
+        # Whole across a process boundary (a pool of builds): the default would rebuild it from the joined text.
+        return (type(self), (self.problems,))
 
 
 # -- reading a source ------------------------------------------------------------------------
@@ -188,6 +203,7 @@ def _read(path: Path, name: str) -> tuple[Source | None, list[str]]:
 
     try:
         notebook = nbformat.read(path, as_version=4)
+        nbformat.validate(notebook)
     except FileNotFoundError:
         return None, [f"{name}: there is no such file; check the spelling."]
     except Exception as exc:  # noqa: BLE001 - JSON, schema and encoding errors all mean "not a notebook"
@@ -246,7 +262,7 @@ def _read_cell(index: int, node, name: str, total: int, problems: list[str]) -> 
     cell.role, cell.question = meta["role"], meta.get("question")
     here = _where(name, cell, total)
     kind = "markdown" if cell.role in ("intro", "question", "written") else "code"
-    if node.cell_type != kind:
+    if node.cell_type != kind and cell.role != "summary":  # a summary may have prose before its code
         problems.append(f"{here}: a {cell.role} cell must be a {kind} cell, but this one is {node.cell_type}.")
     if cell.role in QUESTION_ROLES:
         if not isinstance(cell.question, str) or not _QUESTION_ID.fullmatch(cell.question):
@@ -373,13 +389,14 @@ def _lint_structure(cells: list[Cell], module, name: str, problems: list[str]) -
 
 
 def _lint_heading(cell: Cell, question, name: str, total: int, problems: list[str]) -> None:
+    # The grader finds the questions by these headings when an editor dropped the cells' metadata.
+    # The title is the author's to word (it may mark up code); only the question's id must match.
     first = next((line for line in cell.lines if line.strip()), "")
     heading = _HEADING.match(first)
-    expected = f"### {question.id} · {question.title}"
-    if not heading or heading["id"] != question.id or heading["title"] != question.title:
-        problems.append(f"{_where(name, cell, total, cell.lines.index(first))}: a question cell starts with "
-                        f"its heading {expected!r} (the title as the chapter's module has it), but this one "
-                        f"starts with {_quote(first)}.")
+    if not heading or heading["id"] != question.id:
+        problems.append(f"{_where(name, cell, total, cell.lines.index(first))}: a question cell starts with its "
+                        f"heading, such as {'### ' + question.id + ' · ' + question.title!r}, but this one starts "
+                        f"with {_quote(first)}; the grader finds {question.id} by it.")
 
 
 def _lint_order(roles: dict, qid: str, name: str, total: int, problems: list[str]) -> None:
@@ -407,15 +424,15 @@ def _lint_frame(cells: list[Cell], module, name: str, problems: list[str]) -> No
         where = _where(name, setups[0], total) if setups else name
         problems.append(f"{where}: the setup cells must import this chapter's checks as "
                         f"'from sockcourse.homework import {short} as check', which the check cells call.")
-    summaries = [c for c in cells if c.role == "summary"]
+    # Prose may introduce the summary; the one summary code cell ends the notebook.
+    summaries = [c for c in cells if c.role == "summary" and c.node.cell_type == "code"]
     if len(summaries) != 1 or summaries[0].index != total - 1:
-        problems.append(f"{name}: the last cell, and only it, must be the summary (a code cell with role "
-                        f"'summary', holding 'check.summary(globals())'), but the notebook has "
-                        f"{len(summaries)} summary cell(s)"
-                        f"{' and the last is cell ' + str(summaries[-1].index + 1) if summaries else ''}.")
+        problems.append(f"{name}: the last cell, and only it, must be the summary code cell (role 'summary', "
+                        f"holding 'check.summary(globals())'), but the notebook has {len(summaries)} such "
+                        f"cell(s){' and the last is cell ' + str(summaries[-1].index + 1) if summaries else ''}.")
     for cell in summaries:
         if cell.node.source.strip() != "check.summary(globals())":
-            problems.append(f"{_where(name, cell, total)}: a summary cell must be exactly "
+            problems.append(f"{_where(name, cell, total)}: a summary code cell must be exactly "
                             f"'check.summary(globals())', but holds {_quote(cell.node.source)}.")
 
 
@@ -490,8 +507,22 @@ def _inside_function(tree: ast.AST, line: int) -> bool:
 
 
 # -- building the copies -----------------------------------------------------------------------
-def _stub(question) -> str:
-    return f'raise NotImplementedError("{question.id}: write {question.answer}")'
+def _stub(question, name: str | None = None) -> str:
+    return f'raise NotImplementedError("{question.id}: write {name or question.answer}")'
+
+
+def _written_name(cell: Cell, region: Region) -> str | None:
+    """The top-level function or class the region is in, when a question's answer spans several of them."""
+    try:
+        tree = ast.parse(_plain_python(_solution_cell_text(cell)))
+    except SyntaxError:
+        return None  # the lint says why
+    line = region.begin + 1  # the region's first line, 1-based, once the BEGIN line is gone
+    for node in tree.body:
+        if (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                and node.lineno <= line <= (node.end_lineno or node.lineno)):
+            return node.name
+    return None
 
 
 def _stub_cell_text(cell: Cell, question) -> str:
@@ -502,7 +533,8 @@ def _stub_cell_text(cell: Cell, question) -> str:
         out += lines[start:region.begin]
         if region.prompt:
             out.append(f"{region.indent}# TODO: {region.prompt}")
-        out.append(region.indent + _stub(question))
+        # "q2: write client_identity" for a helper the answer needs, rather than the answer's name again.
+        out.append(region.indent + _stub(question, _written_name(cell, region)))
         start = region.end + 1
     out += lines[start:]
     return "\n".join(out)
@@ -694,60 +726,33 @@ def execute(notebook, *, workdir: Path | str, name: str, timeout: float = CELL_T
     package_parent = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join([package_parent] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep)
                                                             if p])
-    client = NotebookClient(
-        notebook, kernel_name="python3", kernel_manager_class=_kernel_manager_class(),
-        timeout=timeout, startup_timeout=STARTUP_TIMEOUT, record_timing=False,
-        resources={"metadata": {"path": str(workdir)}},
-        extra_arguments=["--IPKernelApp.log_level=ERROR"],
-    )
     current = {"index": None}
-    client.on_cell_start = lambda cell, cell_index: current.update(index=cell_index)
     total = len(notebook.cells)
 
     def at() -> str:
         return f"{name}, cell {(current['index'] or 0) + 1} of {total}"
 
+    client = NotebookClient(
+        notebook, km=_grader().CurrentEnvKernelManager(kernel_name="python3"),
+        timeout=timeout, startup_timeout=STARTUP_TIMEOUT, record_timing=False,
+        resources={"metadata": {"path": str(workdir)}},
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
+    )
+    client.on_cell_start = lambda cell, cell_index: current.update(index=cell_index)
     try:
         client.execute(env=env)
     except CellExecutionError as exc:
-        raise AssignFailed([f"{at()}: the cell raised {exc.ename}: {_one_line(exc.evalue)}; the notebook has to "
-                            f"run top to bottom without an error."]) from None
+        raise AssignFailed([f"{at()}: the cell raised {exc.ename}: {_one_line(exc.evalue)}; the notebook "
+                            f"has to run top to bottom without an error."]) from None
     except CellTimeoutError:
-        raise AssignFailed([f"{at()}: the cell did not finish within {timeout:g} s; look for a wait without "
-                            f"a timeout, or a check that takes too long."]) from None
+        raise AssignFailed([f"{at()}: the cell did not finish within {timeout:g} s; look for a wait "
+                            f"without a timeout, or a check that takes too long."]) from None
     except DeadKernelError:
         raise AssignFailed([f"{at()}: the kernel died while running the cell."]) from None
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)
     nbformat.validate(notebook)
     return notebook
-
-
-_MANAGER = None
-
-
-def _kernel_manager_class():
-    """A kernel manager whose "python3" is always this interpreter, whatever kernel specs the user has."""
-    global _MANAGER
-    if _MANAGER is None:
-        import ipykernel.kernelspec
-        from jupyter_client.kernelspec import KernelSpecManager
-        from jupyter_client.manager import AsyncKernelManager
-
-        class ThisPythonSpecs(KernelSpecManager):
-            def get_kernel_spec(self, kernel_name):
-                if kernel_name == "python3":
-                    return self.kernel_spec_class(resource_dir=ipykernel.kernelspec.RESOURCES,
-                                                  **ipykernel.kernelspec.get_kernel_dict())
-                return super().get_kernel_spec(kernel_name)
-
-        class ThisPythonKernels(AsyncKernelManager):
-            def __init__(self, **kwargs):
-                kwargs.setdefault("kernel_spec_manager", ThisPythonSpecs())
-                super().__init__(**kwargs)
-
-        _MANAGER = ThisPythonKernels
-    return _MANAGER
 
 
 # -- grading --------------------------------------------------------------------------------
@@ -774,6 +779,7 @@ def _fingerprint(result: dict) -> dict:
 
 
 def _full_marks_problems(result: dict, source: Source, label: str) -> list[str]:
+    """Sentences for every way one grading of the solutions falls short of full marks on every question."""
     problems = []
     found = _questions_of(result)
     for qid, question in source.questions.items():
@@ -782,51 +788,59 @@ def _full_marks_problems(result: dict, source: Source, label: str) -> list[str]:
             problems.append(f"{label}: the grader reported no result for {qid} ({question.answer}).")
             continue
         score, best = q.get("score"), q.get("max")
-        if not best or score != best:
-            failing = [c.get("id") for c in q.get("conditions") or [] if c.get("status", "passed") not in
-                       ("passed", "skipped") or c.get("passed") is False]
+        if q.get("status") != "graded" or q.get("result_status") != "passed" or not best or score != best:
+            failing = [str(c.get("id")) for c in q.get("conditions") or [] if c.get("status") != "passed"]
             detail = q.get("detail") or q.get("message") or ""
             problems.append(f"{label}: {qid} scored {score} of {best} ({q.get('status')}"
-                            f"{'; conditions not passed: ' + ', '.join(map(str, failing)) if failing else ''}"
+                            f"{', ' + q['result_status'] if q.get('result_status') else ''}"
+                            f"{'; conditions not passed: ' + ', '.join(failing) if failing else ''}"
                             f"{'; ' + _one_line(detail) if detail else ''}); the solution must earn full marks.")
-    for problem in result.get("problems") or []:
-        problems.append(f"{label}: the grader reported: {_one_line(problem)}")
+    problems += [f"{label}: the grader reported: {_one_line(problem)}." for problem in result.get("problems") or []]
+    if result.get("killed"):
+        problems.append(f"{label}: the grader had to kill {len(result['killed'])} leftover process(es); the "
+                        f"solution must leave nothing running.")
     return problems
 
 
 def _not_attempted_problems(result: dict, source: Source, label: str) -> list[str]:
+    """Sentences for every way one grading of the student copy is not a quiet 0, "not-attempted", throughout."""
     problems = []
     found = _questions_of(result)
+    expected = set()
     for qid, question in source.questions.items():
         q = found.get(qid)
         if q is None:
             problems.append(f"{label}: the grader reported no result for {qid} ({question.answer}).")
             continue
-        status = q.get("result_status") or q.get("status")
-        if q.get("score") != 0 or status != "not-attempted":
-            problems.append(f"{label}: {qid} scored {q.get('score')} with status {status!r}, but the stub of "
-                            f"{question.answer} must score 0 and be 'not-attempted'.")
-        if q.get("killed"):
-            problems.append(f"{label}: grading {qid} had to kill leftover processes ({len(q['killed'])}); the "
-                            f"stub must leave nothing running.")
-    for problem in result.get("problems") or []:
-        problems.append(f"{label}: the grader reported: {_one_line(problem)}")
+        expected.add(f"{qid} not-attempted")
+        if q.get("score") != 0 or q.get("status") != "not-attempted" or q.get("result_status") != "not-attempted":
+            detail = q.get("detail") or q.get("message") or ""
+            problems.append(f"{label}: {qid} scored {q.get('score')} ({q.get('status')}"
+                            f"{'; ' + _one_line(detail) if detail else ''}), but the stub of {question.answer} "
+                            f"must score 0 and be 'not-attempted'.")
+    # The grader lists every question that was not graded as a problem; for stubs, that is the point.
+    problems += [f"{label}: the grader reported: {_one_line(problem)}." for problem in result.get("problems") or []
+                 if problem not in expected]
+    if result.get("killed"):
+        problems.append(f"{label}: the grader had to kill {len(result['killed'])} leftover process(es); a stub "
+                        f"must leave nothing running.")
     return problems
 
 
 # -- the builds -----------------------------------------------------------------------------------
 @dataclass
 class ChapterReport:
-    """What one build did for one chapter, with the seconds each step took."""
+    """What one build did for one chapter: where it wrote, what the grader said, the seconds of each step."""
 
     chapter: str
     source: str
     student: str | None = None
     changed: bool | None = None          # whether the student copy on disk changed
     solutions: str | None = None
-    gradings: list = field(default_factory=list)       # the solutions copy's gradings (dicts)
+    gradings: list = field(default_factory=list)       # the solutions copy's gradings (the grader's dicts)
     student_grading: dict | None = None
     seconds: dict = field(default_factory=dict)
+    lines: list = field(default_factory=list)          # what the build has to say, one line each
 
 
 def _load_all(sources) -> list[Source]:
@@ -841,61 +855,107 @@ def _load_all(sources) -> list[Source]:
     return loaded
 
 
+def _each(job, tasks: list[tuple], jobs: int, say) -> list[ChapterReport]:
+    """Run `job(*task)` for every task, `jobs` at a time in fresh processes; raise every failure at once.
+
+    Each job starts kernels and waits on checks that mostly sleep (link
+    delays, slow readers), so two chapters at a time take little more than
+    one. A job's lines are said as soon as it ends.
+    """
+    reports, problems = [], []
+
+    def collect(outcome) -> None:
+        if isinstance(outcome, AssignFailed):
+            problems.extend(outcome.problems)
+        else:
+            reports.append(outcome)
+            for line in outcome.lines:
+                say(line)
+
+    if jobs <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            collect(_guarded(job, *task))
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        # spawn: a fork of a process that runs kernels and threads could inherit a held lock.
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(_guarded, job, *task) for task in tasks]
+            try:
+                for future in as_completed(futures):
+                    collect(future.result())
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+    if problems:
+        raise AssignFailed(problems)
+    order = {task[0]: number for number, task in enumerate(tasks)}
+    return sorted(reports, key=lambda report: order.get(report.source, 0))
+
+
+def _guarded(job, *task):
+    try:
+        return job(*task)
+    except AssignFailed as exc:
+        return exc
+
+
 def build_student(sources="homework-source", out="notebooks/homework", *, validate: bool = True,
-                  log=None) -> list[ChapterReport]:
+                  jobs: int = 1, log=None) -> list[ChapterReport]:
     """Write the student copies of `sources` into `out`; with `validate`, run and grade each to prove it is 0.
 
-    Every source is linted and leak-scanned before anything is written.
+    Every source is linted and leak-scanned before anything is written, so a
+    problem in one leaves every copy as it was.
     """
-    say = log or (lambda line: None)
+    say = log or _quiet
     loaded = _load_all(sources)
     out = Path(out)
-    reports, problems, built = [], [], []
+    built, problems = [], []
     for source in loaded:
         started = time.monotonic()
         notebook = student_copy(source)
         problems += leaks(source, notebook)
-        built.append((source, notebook, render(notebook)))
         report = ChapterReport(source.chapter, source.name, student=_display(out / source.path.name))
         report.seconds["build"] = round(time.monotonic() - started, 3)
-        reports.append(report)
+        built.append((source, render(notebook), report))
     if problems:
         raise AssignFailed(problems)
-    for (source, notebook, text), report in zip(built, reports):
+    for source, text, report in built:
         report.changed = _write(out / source.path.name, text)
         say(f"{report.student}: {'written' if report.changed else 'unchanged'}.")
-    if validate:
-        failures = []
-        for (source, notebook, text), report in zip(built, reports):
-            try:
-                _validate_student(source, out / source.path.name, notebook, report, say)
-            except AssignFailed as exc:
-                failures += exc.problems
-        if failures:
-            raise AssignFailed(failures)
-    return reports
+    if not validate:
+        return [report for _, _, report in built]
+    return _each(_validate_student, [(report.source, str(source.path), str(out / source.path.name), report)
+                                     for source, _, report in built], jobs, say)
 
 
-def _validate_student(source: Source, path: Path, notebook, report: ChapterReport, say) -> None:
+def _validate_student(name: str, source_path: str, path: str, report: ChapterReport) -> ChapterReport:
     """The inverted validation: the copy runs without an error, and the grader gives 0, not-attempted."""
+    import nbformat
+
+    source = load(source_path, name=name)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="sockcourse-assign-") as workdir:
-        execute(notebook, workdir=Path(workdir), name=f"{report.student} (the student copy, run top to bottom)")
+        execute(nbformat.read(path, as_version=4), workdir=Path(workdir),
+                name=f"{report.student} (the student copy, run top to bottom)")
     report.seconds["run"] = round(time.monotonic() - started, 3)
     started = time.monotonic()
-    result = _grader().grade_file(str(path), chapter=source.chapter)
+    result = _grader().grade_file(path, chapter=source.chapter, seed=GRADING_SEED)
     report.seconds["grade"] = round(time.monotonic() - started, 3)
     report.student_grading = result
     problems = _not_attempted_problems(result, source, f"{report.student} (the student copy, graded)")
     if problems:
         raise AssignFailed(problems)
-    say(f"{report.student}: runs without an error and scores 0, not attempted, on every question "
-        f"({report.seconds['run'] + report.seconds['grade']:.1f} s).")
+    report.lines.append(f"{report.student}: runs without an error and scores 0, not attempted, on every "
+                        f"question ({report.seconds['run'] + report.seconds['grade']:.1f} s).")
+    return report
 
 
 def check_student(sources="homework-source", out="notebooks/homework", *, log=None) -> list[ChapterReport]:
-    """Verify, writing nothing, that the copies in `out` equal a fresh build; raise AssignFailed if not."""
-    say = log or (lambda line: None)
+    """Verify, writing nothing and starting no kernel, that the copies in `out` equal a fresh build."""
+    say = log or _quiet
     loaded = _load_all(sources)
     out = Path(out)
     problems, reports = [], []
@@ -931,36 +991,29 @@ def check_student(sources="homework-source", out="notebooks/homework", *, log=No
     return reports
 
 
-def build_solutions(sources="homework-source", out="build/solutions", *, runs: int = 2,
+def build_solutions(sources="homework-source", out="build/solutions", *, runs: int = 2, jobs: int = 1,
                     log=None) -> list[ChapterReport]:
     """Write the executed solutions copies into `out`, and prove each earns full marks `runs` times alike."""
-    say = log or (lambda line: None)
+    say = log or _quiet
     loaded = _load_all(sources)
     out = Path(out)
-    reports, failures = [], []
-    for source in loaded:
-        report = ChapterReport(source.chapter, source.name, solutions=_display(out / source.path.name))
-        reports.append(report)
-        try:
-            _one_solution(source, out / source.path.name, report, runs, say)
-        except AssignFailed as exc:
-            failures += exc.problems
-    if failures:
-        raise AssignFailed(failures)
-    return reports
+    tasks = [(source.name, str(source.path), str(out / source.path.name), runs) for source in loaded]
+    return _each(_one_solution, tasks, jobs, say)
 
 
-def _one_solution(source: Source, path: Path, report: ChapterReport, runs: int, say) -> None:
+def _one_solution(name: str, source_path: str, path: str, runs: int) -> ChapterReport:
+    source = load(source_path, name=name)
+    report = ChapterReport(source.chapter, source.name, solutions=_display(Path(path)))
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="sockcourse-assign-") as workdir:
         notebook = execute(solutions_copy(source), workdir=Path(workdir),
                            name=f"{report.solutions} (the solutions copy, run top to bottom)")
-    _write(path, render(notebook))
+    _write(Path(path), render(notebook))
     report.seconds["run"] = round(time.monotonic() - started, 3)
     grade = _grader()
     for run in range(1, runs + 1):
         started = time.monotonic()
-        result = grade.grade_file(str(path), chapter=source.chapter)
+        result = grade.grade_file(path, chapter=source.chapter, seed=GRADING_SEED)
         report.seconds[f"grade{run}"] = round(time.monotonic() - started, 3)
         report.gradings.append(result)
         problems = _full_marks_problems(result, source, f"{report.solutions} (graded, run {run} of {runs})")
@@ -974,16 +1027,18 @@ def _one_solution(source: Source, path: Path, report: ChapterReport, runs: int, 
                                 f"{', '.join(changed)}, though both scored full marks; a condition's outcome "
                                 f"depends on chance or timing, so make it deterministic."])
     total = sum(q.get("max") or 0 for q in _questions_of(report.gradings[0]).values())
-    say(f"{report.solutions}: full marks ({total} points) in {runs} gradings, the same each time "
-        f"({sum(report.seconds.values()):.1f} s).")
+    report.lines.append(f"{report.solutions}: run, then graded {runs} times: full marks ({total} points) each "
+                        f"time, alike ({sum(report.seconds.values()):.1f} s).")
+    return report
 
 
 def assign(sources="homework-source", *, student="notebooks/homework", solutions="build/solutions",
-           check: bool = False, validate: bool = True, log=None) -> list[ChapterReport]:
+           check: bool = False, validate: bool = True, jobs: int = 1, log=None) -> list[ChapterReport]:
     """Build what is asked: student copies into `student`, solutions into `solutions` (None skips either).
 
-    With `check`, nothing is written: the student copies in `student` must
-    equal a fresh build (the solutions are not looked at).
+    With `check`, nothing is written and no kernel starts: the student copies
+    in `student` must equal a fresh build (the solutions are not looked at).
+    `jobs` chapters are run and graded at a time.
     """
     if check:
         if student is None:
@@ -992,10 +1047,14 @@ def assign(sources="homework-source", *, student="notebooks/homework", solutions
         return check_student(sources, student, log=log)
     reports = []
     if student is not None:
-        reports += build_student(sources, student, validate=validate, log=log)
+        reports += build_student(sources, student, validate=validate, jobs=jobs, log=log)
     if solutions is not None:
-        reports += build_solutions(sources, solutions, log=log)
+        reports += build_solutions(sources, solutions, jobs=jobs, log=log)
     return reports
+
+
+def _quiet(line: str) -> None:
+    pass
 
 
 # -- small helpers ------------------------------------------------------------------------------

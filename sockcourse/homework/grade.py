@@ -87,6 +87,7 @@ import threading
 import time
 import uuid
 import warnings
+import weakref
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
@@ -178,11 +179,23 @@ class CurrentEnvSpecs(KernelSpecManager):
 
 
 class CurrentEnvKernelManager(AsyncKernelManager):
-    """A kernel manager that starts the "python3" kernel of this environment."""
+    """A kernel manager that starts the "python3" kernel of this environment, its channels on UNIX sockets.
+
+    On TCP, jupyter_client picks free ports, closes them, and the kernel binds
+    them a moment later: two kernels starting at once (a parallel grade, an
+    assign next door) can pick the same port and one fails with "Address
+    already in use". UNIX socket files in a private folder cannot collide.
+    """
 
     def __init__(self, **kwargs):
         kwargs.setdefault("kernel_spec_manager", CurrentEnvSpecs())
+        channels = None
+        if os.name == "posix" and "transport" not in kwargs:
+            channels = tempfile.mkdtemp(prefix="sc-kernel-")
+            kwargs.update(transport="ipc", ip=os.path.join(channels, "k"))
         super().__init__(**kwargs)
+        if channels is not None:
+            weakref.finalize(self, shutil.rmtree, channels, True)
 
 
 class _Client(NotebookClient):

@@ -16,6 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from sockcourse import cli
 from sockcourse.cli import assign as assign_cli
 from sockcourse.homework import assign
 
@@ -303,7 +304,10 @@ def test_stubs_keep_the_markers_indentation(nb, tmp_path):
         question = source.questions[cell.question]
         region = cell.regions[0]
         out = student.cells[cell.index].source.split("\n")
-        stub = f'raise NotImplementedError("{question.id}: write {question.answer}")'
+        # The answer's name, or the top-level function or class the region sits in, if it is another.
+        tops = [re.match(r"(?:async\s+)?(?:def|class)\s+(\w+)", line) for line in cell.lines[:region.begin]]
+        name = next((m[1] for m in reversed(tops) if m), question.answer)
+        stub = f'raise NotImplementedError("{question.id}: write {name}")'
         assert out[:region.begin] == cell.lines[:region.begin]
         if region.prompt:
             assert out[region.begin] == f"{region.indent}# TODO: {region.prompt}"
@@ -318,6 +322,16 @@ def test_stubs_keep_the_markers_indentation(nb, tmp_path):
     assert checked >= len(source.questions)
     assert any(f"{indent}    # TODO: read the whole header first" == line
                for line in student.cells[answer].source.split("\n"))
+
+
+def test_a_helper_in_its_own_answer_cell_gets_its_own_stub(nb, tmp_path):
+    answer = index_of(nb, "answer", "q1")
+    nb.cells.insert(answer, nbformat.v4.new_code_cell(
+        "def frame_size(header):\n    # BEGIN SOLUTION\n    return struct.unpack('!BI', header)[1]\n    # END SOLUTION",
+        metadata={"sockcourse": {"role": "answer", "question": "q1"}}))
+    student = assign.student_copy(assign.load(save(nb, tmp_path)))
+    assert student.cells[answer].source.split("\n")[1] == '    raise NotImplementedError("q1: write frame_size")'
+    assert 'raise NotImplementedError("q1: write read_frames")' in student.cells[answer + 1].source
 
 
 def test_the_solutions_copy_only_loses_the_marker_lines(nb, tmp_path):
@@ -393,10 +407,7 @@ def test_rendering_is_deterministic(nb, tmp_path):
 
 # -- the command line --------------------------------------------------------------------------------------
 def run_cli(argv: list[str]) -> int:
-    from sockcourse import cli
-
-    if assign_cli.add_parser not in cli.SUBCOMMANDS:  # until the lead registers the subcommand
-        cli.SUBCOMMANDS.append(assign_cli.add_parser)
+    assert assign_cli.add_parser in cli.SUBCOMMANDS, "sockcourse.cli does not register the assign command"
     return cli.main(argv)
 
 
@@ -449,3 +460,23 @@ def test_the_cli_refuses_a_missing_source_in_one_line(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and "no homework source" in err
     assert run_cli(["assign", str(tmp_path), "--student", str(tmp_path)]) == 2
     assert "holds no homework source" in capsys.readouterr().err
+
+
+def test_a_written_answer_becomes_a_blank_to_fill(nb, tmp_path):
+    # A question answered in words, graded by a person: its model answer must not reach the students.
+    before = index_of(nb, "question", "q3")
+    nb.cells[before:before] = [
+        nbformat.v4.new_markdown_cell("### q0 · In your own words\n\nWhy is `b\"\"` the end of a stream?",
+                                      metadata={"sockcourse": {"role": "question", "question": "q0"}}),
+        nbformat.v4.new_markdown_cell("Answer:\n\n<!-- BEGIN SOLUTION -->\nrecv() returns no bytes only once the "
+                                      "peer has closed its sending side.\n<!-- END SOLUTION -->",
+                                      metadata={"sockcourse": {"role": "written", "question": "q0"}}),
+    ]
+    source = assign.load(save(nb, tmp_path))
+    student = assign.student_copy(source)
+    assert student.cells[before + 1].source == "Answer:\n\n" + assign.WRITTEN_STUB
+    assert "peer has closed its sending side" in assign.solutions_copy(source).cells[before + 1].source
+    assert assign.leaks(source, student) == []
+    # Left open, the region is named like a code one.
+    nb.cells[before + 1].source = nb.cells[before + 1].source.replace("<!-- END SOLUTION -->", "")
+    assert_one_problem_at(problems_of(nb, tmp_path), nb, before + 1, None, "exactly one region")

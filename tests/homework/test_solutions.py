@@ -24,13 +24,12 @@ from sockcourse.homework import assign
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCES = assign.find_sources(REPO / "homework-source")
+#: Builds at a time, each in its own process: their checks mostly wait on the network.
+JOBS = 2
+
 
 def by_chapter(paths):
     return pytest.mark.parametrize("path", paths, ids=[p.stem for p in paths])
-
-
-#: Chapters built at a time, each in its own process: their checks mostly wait on the network.
-JOBS = 2
 
 
 def _build(kind: str, path: str, out: str):
@@ -70,7 +69,8 @@ def builds(tmp_path_factory):
     out = tmp_path_factory.mktemp("assign")
     # spawn: the test process runs threads, and a forked child could inherit one of their locks held.
     with ProcessPoolExecutor(max_workers=JOBS, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {task: pool.submit(_build, task[0], str(task[1]), str(out / f"{task[0]}-{task[1].stem}")) for task in tasks}
+        futures = {(kind, path): pool.submit(_build, kind, str(path), str(out / f"{kind}-{path.stem}"))
+                   for kind, path in tasks}
         return {task: future.result(timeout=600) for task, future in futures.items()}
 
 
@@ -152,7 +152,8 @@ def test_a_wrong_solution_fails_the_build_naming_the_question(builds):
     last = list(questions(SOURCES[0]))[-1]
     assert any(f"{SOURCES[0].name} (graded, run 1 of 2): {last} scored 0 of" in p and "full marks" in p
                for p in found.problems), found.problems
-    assert not any(f": {q} scored" in p for p in found.problems for q in list(questions(SOURCES[0]))[:-1])
+    assert not any(f": {q} scored" in p for p in found.problems for q in list(questions(SOURCES[0]))[:-1]), \
+        found.problems
 
 
 @by_chapter(SOURCES)
