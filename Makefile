@@ -46,7 +46,7 @@ student: $(TEST_STAMP)
 	$(VENV_PYTHON) -m sockcourse assign homework-source --student notebooks/homework
 
 solutions: $(TEST_STAMP)
-	$(VENV_PYTHON) -m sockcourse assign homework-source --solutions build/solutions
+	$(VENV_PYTHON) -m sockcourse assign homework-source --solutions build/solutions --jobs 2
 
 OUT ?= grades.csv
 grade: $(TEST_STAMP)
