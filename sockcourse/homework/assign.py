@@ -92,6 +92,8 @@ KEPT_CELL_METADATA = ("sockcourse", "tags")
 CELL_TIMEOUT = 120
 #: Seconds a kernel may take to start on a slow, busy machine.
 STARTUP_TIMEOUT = 60
+#: Seconds one chapter's whole build may take (running it, grading it twice) before it counts as lost.
+CHAPTER_BOUND = 1800
 
 #: The seed of the gradings: the same each time, so that two gradings of the solutions must agree exactly.
 GRADING_SEED = 1
@@ -880,15 +882,20 @@ def _each(job, tasks: list[tuple], jobs: int, say) -> list[ChapterReport]:
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         # spawn: a fork of a process that runs kernels and threads could inherit a held lock.
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = [pool.submit(_guarded, job, *task) for task in tasks]
-            try:
-                for future in as_completed(futures):
-                    collect(future.result())
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
+        try:
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+                futures = [pool.submit(_guarded, job, *task) for task in tasks]
+                try:
+                    # Each chapter's job has its kernels' own time limits; this bound only keeps a lost
+                    # worker from holding the build for ever.
+                    for future in as_completed(futures, timeout=CHAPTER_BOUND * -(-len(tasks) // jobs)):
+                        collect(future.result())
+                except BaseException:
+                    for future in futures:
+                        future.cancel()
+                    raise
+        finally:
+            _grader().stop_multiprocessing_helpers()
     if problems:
         raise AssignFailed(problems)
     order = {task[0]: number for number, task in enumerate(tasks)}

@@ -203,24 +203,31 @@ q1.hint("tls-floor",
         "OpenSSL's security level with set_ciphers('...@SECLEVEL=0').")
 
 
-def _client_context(student, ctx, ca):
-    """Call make_client_context(cafile): (the context, None), or (None, the verdict of what went wrong)."""
-    what = "make_client_context(cafile) with the course CA's file"
-    outcome = ctx.call(student, ca.ca_file)
+def _context_of(ctx, outcome, *, what: str, side: str, hint: str, bad_hint: str):
+    """The SSLContext a student's factory returned for `side` ("client" or "server"), or the verdict why not."""
+    want, other = (ssl.PROTOCOL_TLS_CLIENT, ssl.PROTOCOL_TLS_SERVER) if side == "client" else (
+        ssl.PROTOCOL_TLS_SERVER, ssl.PROTOCOL_TLS_CLIENT)
     if not outcome.returned:
-        hint = "trust-cafile" if isinstance(outcome.error, ssl.SSLError) else "shape"
-        return None, failed(f"your function {outcome.text()}", hint=hint, sent=what,
-                            expected="an ssl.SSLContext for a client", where=outcome.where or None)
+        return None, failed(f"your function {outcome.text()}", hint=bad_hint, sent=what,
+                            expected=f"an ssl.SSLContext for a {side}", where=outcome.where or None)
     context = outcome.value
     if not isinstance(context, ssl.SSLContext):
-        return None, failed(f"your function returned {text(context)}, not an ssl.SSLContext", hint="shape",
-                            sent=what, expected="an ssl.SSLContext for a client",
+        return None, failed(f"your function returned {text(context)}, not an ssl.SSLContext", hint=hint,
+                            sent=what, expected=f"an ssl.SSLContext for a {side}",
                             got=f"{text(context)} (of type {type(context).__name__})")
-    if context.protocol == ssl.PROTOCOL_TLS_SERVER:
-        return None, failed("your function returned a server's context (PROTOCOL_TLS_SERVER), which cannot "
-                            "connect as a client", hint="shape", sent=what, expected="PROTOCOL_TLS_CLIENT",
-                            got="PROTOCOL_TLS_SERVER")
+    if context.protocol == other:
+        doing = "connect as a client" if side == "client" else "accept connections"
+        return None, failed(f"your function returned a context for the other side ({other.name}), which cannot "
+                            f"{doing}", hint=hint, sent=what, expected=want.name, got=other.name)
     return context, None
+
+
+def _client_context(student, ctx, ca):
+    """Call make_client_context(cafile): (the context, None), or (None, the verdict of what went wrong)."""
+    outcome = ctx.call(student, ca.ca_file)
+    bad_hint = "trust-cafile" if outcome.raised and isinstance(outcome.error, ssl.SSLError) else "shape"
+    return _context_of(ctx, outcome, what="make_client_context(cafile) with the course CA's file", side="client",
+                       hint="shape", bad_hint=bad_hint)
 
 
 def _good_failed(context, shake: Handshake, *, what: str, lead: str = ""):
@@ -443,21 +450,9 @@ q2.hint("none",
 def _mtls_context(student, ctx, ca):
     """Call mtls_server_context with the course's files: (the context, None) or (None, the verdict)."""
     cert = ca.server_cert
-    what = "mtls_server_context(cert_file, key_file, client_ca_file) with the course's files"
     outcome = ctx.call(student, cert.cert_file, cert.key_file, ca.ca_file)
-    if not outcome.returned:
-        return None, failed(f"your function {outcome.text()}", hint="server-context", sent=what,
-                            expected="an ssl.SSLContext for a server", where=outcome.where or None)
-    context = outcome.value
-    if not isinstance(context, ssl.SSLContext):
-        return None, failed(f"your function returned {text(context)}, not an ssl.SSLContext", hint="server-context",
-                            sent=what, expected="an ssl.SSLContext for a server",
-                            got=f"{text(context)} (of type {type(context).__name__})")
-    if context.protocol == ssl.PROTOCOL_TLS_CLIENT:
-        return None, failed("your function returned a client's context (PROTOCOL_TLS_CLIENT), which cannot accept "
-                            "connections", hint="server-context", sent=what, expected="PROTOCOL_TLS_SERVER",
-                            got="PROTOCOL_TLS_CLIENT")
-    return context, None
+    return _context_of(ctx, outcome, what="mtls_server_context(cert_file, key_file, client_ca_file) with the "
+                       "course's files", side="server", hint="server-context", bad_hint="server-context")
 
 
 def _door(ctx, context):

@@ -44,7 +44,7 @@ from pathlib import Path
 
 from ..core.errors import ArgumentError, describe
 from ..core.lifecycle import running
-from ..link.relay import link as start_link
+from ..link import link as start_link
 from ..servers.threaded import serve as start_server
 
 #: Seconds one condition may take, unless it says otherwise.

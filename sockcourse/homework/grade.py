@@ -1340,6 +1340,23 @@ def _grade_in_workers(tasks, todo, jobs: int, limits: Limits, record) -> None:
                 with contextlib.suppress(Exception):
                     process.kill()
         pool.shutdown(wait=not pending, cancel_futures=True)
+        stop_multiprocessing_helpers()
+
+
+def stop_multiprocessing_helpers() -> None:
+    """Stop the forkserver and the resource tracker, which multiprocessing leaves running after a pool.
+
+    They would stay for the life of the calling process (a notebook, a test
+    run) as children nobody waits for; multiprocessing starts them again if
+    another pool needs them.
+    """
+    from multiprocessing import forkserver, resource_tracker
+
+    for helper in (getattr(forkserver, "_forkserver", None), getattr(resource_tracker, "_resource_tracker", None)):
+        stop = getattr(helper, "_stop", None)  # private, but the only way short of exiting
+        if stop is not None:
+            with contextlib.suppress(Exception):
+                stop()
 
 
 def _writable(path: Path) -> None:

@@ -88,6 +88,11 @@ def hostile(tmp_path_factory):
     return {r["student"]: r for r in results}, seconds
 
 
+def test_grading_in_parallel_leaves_no_process_behind(hostile):
+    # multiprocessing's forkserver and resource tracker would otherwise outlive the pool.
+    assert psutil.Process().children(recursive=True) == []
+
+
 def _check_q2_untouched(result):
     q2 = result["questions"]["q2"]
     assert (q2["status"], q2["score"]) == ("graded", Q2), q2
