@@ -268,3 +268,12 @@ def test_a_leaky_submission_leaves_nothing_for_the_next_one(tmp_path):
     for result in (leaky, good):
         for entry in result["questions"].values():
             assert not os.path.exists(entry["workdir"])   # and the socket file with its folder
+
+
+def test_after_every_hostile_submission_no_process_is_left_to_this_one():
+    """Last in this file on purpose: the leaky and killed submissions above must leave no child, not even a zombie.
+
+    The grader adopts orphans as their subreaper, so a killed orphan that nobody
+    waited for would stay here as a zombie (seen once in CI, by later tests).
+    """
+    assert psutil.Process().children(recursive=True) == []
