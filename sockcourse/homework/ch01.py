@@ -23,7 +23,7 @@ import time
 
 from ..core.sockets import abort
 from ..servers.threaded import serve
-from .core import Question, failed, passed, summary as _summary, text
+from .core import Question, failed, passed, plural, still_open, summary as _summary, text
 
 CHAPTER = "01_tcp"
 
@@ -76,10 +76,12 @@ q1.hint("eof-mid-frame",
         "there instead of ending quietly or yielding a partial frame (chapter 01, section 5).")
 q1.hint("check-first",
         "Check the announced length as soon as the header is in, and raise ValueError before you read "
-        "the body: the peer may never send that much (chapter 01, section 6 'What goes wrong').")
+        "the body: the peer may never send that much, and a limit is part of any framing (chapter 01, "
+        "section 5, 'Framing: putting messages back on the stream').")
 q1.hint("reset-is-not-eof",
-        "A reset (ConnectionResetError) means the peer aborted the connection; it is not a clean end. "
-        "Let it propagate instead of catching it and stopping (chapter 01, section 6).")
+        "A reset (ConnectionResetError) means the peer aborted the connection: it is neither a clean end "
+        "nor a stream cut short by a FIN. Let recv()'s ConnectionResetError propagate as it is, without "
+        "catching it or replacing it by an error of your own (chapter 01, section 6 'What goes wrong').")
 q1.hint("empty-body",
         "A frame whose length is 0 is still a frame: yield (kind, b'') and go on. recv(0) returns b'' "
         "at once, which must not be mistaken for the peer closing (chapter 01, section 5).")
@@ -197,7 +199,7 @@ def _(student, ctx):
     return _cut(student, ctx, inside="body")
 
 
-@q1.condition("too-long", "a header announcing 64 MiB (more than the 1 MiB limit)")
+@q1.condition("too-long", "a header announcing far more than the 1 MiB limit")
 def _(student, ctx):
     peer, mine = ctx.pair()
     size = ctx.rng.randint(MAX_BODY + 1, 64 << 20) if ctx.graded else 64 << 20
@@ -275,7 +277,9 @@ q2.hint("eof-ends-commands",
         "answer every whole line you already hold, then return (chapter 01, section 3 'Death').")
 q2.hint("line-limit",
         "Count the bytes of a line as they come: once 1024 arrive with no b'\\n', answer "
-        "'ERR line too long' and return, without waiting for the rest (chapter 01, section 6).")
+        "'ERR line too long' and return at once, without waiting for the rest. The limit is for one line: "
+        "a long line that does end within 1024 bytes is fine, and so are many short ones in one piece "
+        "(chapter 01, section 5, 'Framing').")
 q2.hint("incomplete-line",
         "A last line without b'\\n' before the end is incomplete: the client never finished it, so do "
         "not answer it (chapter 01, section 5).")
@@ -354,10 +358,11 @@ def _judge_replies(ctx, got: bytes, want: bytes, *, what: str, hint: str):
         if have != need:
             # As many replies as commands, but wrong words: the format. Too few or too many: the buffer.
             wrong_words = len(got_lines) == len(want_lines) and have.split(b" ")[0] != need.split(b" ")[0]
-            return failed(f"reply {index + 1} differs ({len(got_lines) - 1} reply lines came back, "
+            return failed(f"reply {index + 1} differs ({plural(len(got_lines) - 1, 'reply line')} came back, "
                           f"{len(want_lines) - 1} expected)", hint="reply-format" if wrong_words else hint,
-                          sent=what, expected=text(need + b"\n"), got=text(have + b"\n") if have else "nothing")
-    return failed(f"{len(got_lines) - 1} reply lines came back, {len(want_lines) - 1} expected", hint=hint,
+                          sent=what, expected=text(need + b"\n") if need else "no more replies",
+                          got=text(have + b"\n") if have else "nothing")
+    return failed(f"{plural(len(got_lines) - 1, 'reply line')} came back, {len(want_lines) - 1} expected", hint=hint,
                   sent=what, expected=text(want), got=text(got))
 
 
@@ -416,18 +421,37 @@ def _(student, ctx):
 
 @q2.condition("too-long", "a 2 KiB line: 'ERR line too long', then the server closes")
 def _(student, ctx):
-    server = ctx.serve(student, idle_timeout=ctx.budget)
-    client = ctx.own(socket.create_connection(server.address, timeout=ctx.budget))
+    server = ctx.serve(student, idle_timeout=ctx.budget + 2)  # the server's own limit must not do the work
+    client = ctx.own(socket.create_connection(server.address, timeout=1.0))
     client.sendall(b"SET big " + b"y" * 2040)  # no newline, and the client keeps the connection open
-    got = _read_all(client)
+    got, closed = bytearray(), False
+    while len(got) < 4096:  # until the handler closes (b''), or 1 s of silence
+        try:
+            piece = client.recv(4096)
+        except (socket.timeout, ConnectionResetError):
+            break
+        if not piece:
+            closed = True
+            break
+        got += piece
     if ctx.not_attempted:
         return passed()
-    if got != b"ERR line too long\n":
-        return failed("the server did not refuse the long line and close", hint="line-limit",
+    if got != b"ERR line too long\n" or not closed:
+        return failed("the server did not refuse the long line and close within a second", hint="line-limit",
                       sent="2,048 bytes with no newline; the client then waits",
-                      expected=text(b"ERR line too long\n") + ", then the end", got=text(got) if got else
-                      "nothing before the time limit")
+                      expected=text(b"ERR line too long\n") + ", then the end",
+                      got=(text(bytes(got)) if got else "nothing") + ("" if closed else ", and the connection stayed open"))
     return passed()
+
+
+@q2.condition("long-ok", "a 1,000-byte line among short ones, all in one send(), is answered")
+def _(student, ctx):
+    commands = _commands(ctx.rng, 6)
+    value = bytes(ctx.rng.choice(b"abcdefghij") for _ in range(1000 - len(b"SET long ")))
+    commands[2:2] = [b"SET long " + value, b"GET long"]
+    _, got = _exchange(student, ctx, commands)
+    return _judge_replies(ctx, got, _expected(commands), what="8 commands in one send(), one of them a 1,000-byte "
+                          "line, then a half-close", hint="line-limit")
 
 
 @q2.condition("half-close", "the client half-closes right after its last command; every reply still arrives")
@@ -484,6 +508,9 @@ q3.hint("close-too-early",
 q3.hint("read-to-end",
         "The reply may arrive late and in several pieces: read until recv() returns b'' (a pause is not "
         "the end), then join the pieces (chapter 01, section 5).")
+q3.hint("close-socket",
+        "Close the socket before you return, in every case: a `with socket.create_connection(...) as sock:` "
+        "block does it for you, even when an error leaves the function early (chapter 01, section 3 'Death').")
 q3.hint("send-everything",
         "send() may take only part of what you give it; sendall() keeps going until every byte is handed "
         "to the kernel (chapter 01, section 5 'send versus sendall').")
@@ -527,8 +554,8 @@ def _judge_upload(ctx, outcome, data: bytes, seen: dict, *, what: str, empty_hin
                       sent=what, expected=f"{len(data):,} bytes", got=f"{seen['bytes']:,} bytes")
     got = outcome.value
     if not isinstance(got, (bytes, bytearray)):
-        return failed(f"your function returned {text(got)}, not bytes", hint="read-to-end", sent=what,
-                      expected=text(want), got=text(got))
+        return failed(f"your function returned {type(got).__name__}, not bytes", hint="read-to-end", sent=what,
+                      expected=text(want), got=repr(got)[:120])
     if bytes(got) != want:
         hint = empty_hint if not got else "read-to-end"
         return failed("the reply your function returned is not the whole reply the server sent", hint=hint,
@@ -547,14 +574,6 @@ def _(student, ctx):
     return _judge_upload(ctx, ctx.call(student, server.address, data), data, seen, what=f"upload({text(data)})")
 
 
-@q3.condition("big", "8 MiB to a server that reads slowly", budget=8.0)
-def _(student, ctx):
-    server, seen = _digest_server(ctx, slow=True)
-    data = bytes(ctx.rng.getrandbits(8) for _ in range(4096)) * 2048
-    return _judge_upload(ctx, ctx.call(student, server.address, data), data, seen,
-                         what="upload() of 8,388,608 bytes; the server reads 4 KiB at a time")
-
-
 @q3.condition("delay", "through a link with 20 ms of delay each way")
 def _(student, ctx):
     server, seen = _digest_server(ctx)
@@ -562,6 +581,31 @@ def _(student, ctx):
     data = bytes(ctx.rng.getrandbits(8) for _ in range(3000))
     return _judge_upload(ctx, ctx.call(student, relay.address, data), data, seen,
                          what="upload() of 3,000 bytes over a 40 ms round trip", empty_hint="read-to-end")
+
+
+@q3.condition("big", "8 MiB to a server that reads slowly", budget=5.0)
+def _(student, ctx):
+    server, seen = _digest_server(ctx, slow=True)
+    data = bytes(ctx.rng.getrandbits(8) for _ in range(4096)) * 2048
+    return _judge_upload(ctx, ctx.call(student, server.address, data), data, seen,
+                         what="upload() of 8,388,608 bytes; the server reads 4 KiB at a time")
+
+
+@q3.condition("closed", "your socket is closed when upload() returns")
+def _(student, ctx):
+    server, seen = _digest_server(ctx)
+    data = b"close me"
+    opened = ctx.watch_connects(server.address[1])
+    outcome = ctx.call(student, server.address, data)
+    verdict = _judge_upload(ctx, outcome, data, seen, what="upload(b'close me')")
+    if not verdict.passed:
+        return verdict
+    left = still_open(opened)
+    if left:
+        return failed(f"after upload() returned, {plural(len(left), 'socket')} it connected to the server "
+                      f"{'was' if len(left) == 1 else 'were'} still open", hint="close-socket",
+                      sent="upload(b'close me')", expected="every socket closed", got=repr(left[0])[:120])
+    return passed()
 
 
 @q3.condition("pieces", "the reply arrives one byte at a time (link chunk=1 towards you)", graded_only=True)

@@ -40,6 +40,7 @@ import threading
 import time
 import traceback
 import warnings
+import weakref
 from pathlib import Path
 
 from ..core.errors import ArgumentError, describe
@@ -100,8 +101,14 @@ def text(value) -> str:
         return value
     shown = repr(value)
     if len(shown) > QUOTE_LIMIT:
-        shown = f"{shown[:QUOTE_LIMIT - 25]} ... {shown[-20:]} ({len(value) if hasattr(value, '__len__') else '?'} long)"
+        size = f" ({len(value):,} long)" if isinstance(value, (bytes, bytearray, list, tuple, dict)) else ""
+        shown = f"{shown[:QUOTE_LIMIT - 25]} ... {shown[-20:]}{size}"
     return shown
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """'1 condition', '3 conditions': a count with its noun in the right number."""
+    return f"{count:,} {word if count == 1 else many or word + 's'}"
 
 
 class NotAttempted(Exception):
@@ -176,6 +183,7 @@ class Ctx:
         self.budget = condition.budget
         self.rng = random.Random(f"sockcourse-homework:{seed}:{question.chapter}:{question.id}:{condition.id}")
         self._owned: list = []
+        self._watches: list = []
         self._servers: list = []
         self._links: list = []
         self.notes: list[str] = []
@@ -256,6 +264,21 @@ class Ctx:
                     raise
         # The server checks how many arguments a handler takes; it must see the student's.
         return functools.wraps(function)(wrapped)
+
+    def watch_connects(self, port: int) -> list:
+        """From now until the condition ends, note every socket of this process that connects to `port`.
+
+        Returns the list it fills (weak references), so a condition can ask
+        afterwards whether the student's code closed what it opened. It rides
+        on the interpreter's audit event "socket.connect", which sees every
+        connect(), whoever makes it.
+        """
+        _install_connect_watch()
+        found: list = []
+        with _watch_lock:
+            _watched.setdefault(port, []).append(found)
+        self._watches.append((port, found))
+        return found
 
     def handler_errors(self) -> list[BaseException]:
         """The exceptions the student's handlers raised so far, in every server this condition runs."""
@@ -348,8 +371,48 @@ class Ctx:
                 else:
                     thing.close()
         self._owned.clear()
+        with _watch_lock:
+            for port, found in self._watches:
+                lists = _watched.get(port, [])
+                if found in lists:
+                    lists.remove(found)
+                if not lists:
+                    _watched.pop(port, None)
+        self._watches.clear()
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
+
+
+#: Ports whose connects are being noted, each with the lists of the conditions that watch it.
+_watched: dict = {}
+_watch_lock = threading.Lock()
+_watch_installed = False
+
+
+def _install_connect_watch() -> None:
+    """Install, once per process, the audit hook behind Ctx.watch_connects (hooks cannot be removed)."""
+    global _watch_installed
+    with _watch_lock:
+        if _watch_installed:
+            return
+        _watch_installed = True
+    sys.addaudithook(_note_connect)
+
+
+def _note_connect(event: str, args: tuple) -> None:
+    if event != "socket.connect" or not _watched:
+        return
+    sock, address = args[0], args[1]
+    if isinstance(address, tuple) and len(address) >= 2:
+        with _watch_lock:
+            for found in _watched.get(address[1], ()):
+                found.append(weakref.ref(sock))
+
+
+def still_open(found: list) -> list:
+    """The sockets among `found` (from watch_connects) that are still open."""
+    alive = [ref() for ref in found]
+    return [sock for sock in alive if sock is not None and sock.fileno() != -1]
 
 
 # -- questions and their conditions ------------------------------------------------------------
@@ -403,6 +466,8 @@ class Result:
     graded: bool
     seed: int
     message: str = ""
+    #: Only some conditions ran (a replay, or `only=`): the report then speaks of those alone.
+    selected: bool = False
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
@@ -430,7 +495,7 @@ class Result:
             return "\n".join([f"{head} · {self.message}", *(f"  note: {n}" for n in self.notes)])
         ran = [c for c in self.conditions if c.status != "skipped"]
         good = sum(c.status == "passed" for c in ran)
-        lines = [f"{head} · {good} of {len(ran)} conditions passed ({self.score}/{self.max} points)"]
+        lines = [f"{head} · {good} of {plural(len(ran), 'condition')} passed ({self.score}/{plural(self.max, 'point')})"]
         first = True
         for c in self.conditions:
             sign = {"passed": "✔", "skipped": "-", "not-run": "·"}.get(c.status, "✘")
@@ -452,7 +517,7 @@ class Result:
             if "replay" in c.evidence:
                 lines.extend("      " + line for line in c.evidence["replay"].splitlines())
         lines.extend(f"  note: {n}" for n in self.notes)
-        if not self.graded:
+        if not self.graded and not self.selected:
             hidden = [c for c in QUESTIONS_BY_KEY[(self.chapter, self.question)].conditions if c.graded_only]
             if hidden:
                 names = ", ".join(f'"{c.title}"' for c in hidden)
@@ -596,7 +661,7 @@ class Question:
         best = sum(r.max for r in results if r.status != "skipped")
         status = "passed" if score == best else ("partial" if score else "failed")
         return Result(self.chapter, self.id, self.answer, self.title, status, score, best, results, notes,
-                      round(time.monotonic() - started, 3), graded, seed)
+                      round(time.monotonic() - started, 3), graded, seed, selected=only is not None)
 
     def _whole(self, graded, seed, started, status, message) -> Result:
         return Result(self.chapter, self.id, self.answer, self.title, status, 0, self.max_points(graded), [], [],
@@ -719,9 +784,9 @@ class Summary:
                 lines.append(f"{r.question} {r.answer}: {r.message}")
             else:
                 good = sum(c.status == "passed" for c in ran)
-                lines.append(f"{r.question} {r.answer}: {r.score}/{r.max} points, {good} of {len(ran)} "
-                             f"public conditions passed")
-        lines.append(f"Public checks: {self.score}/{self.max} points. Save the notebook (Ctrl-S) before you "
+                lines.append(f"{r.question} {r.answer}: {r.score}/{plural(r.max, 'point')}, {good} of "
+                             f"{plural(len(ran), 'public condition')} passed")
+        lines.append(f"Public checks: {self.score}/{plural(self.max, 'point')}. Save the notebook (Ctrl-S) before you "
                      f"hand it in: the grader reads the file, not this kernel.")
         return "\n".join(lines)
 
