@@ -2,7 +2,8 @@
 
 q1 `bind_unix(path)`: a listening UNIX stream socket at `path` that removes a
    stale socket file, but never the file of a live (or busy) server, never a
-   file that is not a socket, and refuses a path too long for sun_path.
+   file that is not a socket, refuses a path too long for sun_path (but
+   binds one of exactly 107 bytes), and closes its socket when bind() fails.
 q2 `dgram_server(sock)`: the chapter's `DONE` datagram server, made to
    survive unnamed clients, clients that vanished, big and empty datagrams,
    and datagrams that only look like `DONE`.
@@ -10,7 +11,7 @@ q3 `receive_file(conn)`: receive one descriptor (SCM_RIGHTS) from a real
    second process, of a file that process has already unlinked, read the
    file from its first byte, and close every descriptor that arrived.
 q4 `authorize(conn)` (Linux): believe the kernel (SO_PEERCRED), not the pid
-   a client claims.
+   a client claims, and take only a JSON integer for a pid.
 
 Every condition uses real sockets: UNIX socket files in the condition's
 private folder, the Linux abstract namespace, and child processes started
@@ -34,7 +35,7 @@ import time
 from ..core.errors import describe
 from ..peers.process import Peer
 from . import ch03_peers
-from .core import Question, failed, passed, skipped, summary as _summary, text
+from .core import Question, failed, passed, plural, skipped, summary as _summary, text
 
 CHAPTER = "03_unix"
 
@@ -83,6 +84,19 @@ class _CloseOnStop:
         self.sock.close()
 
 
+def _show(value) -> str:
+    """A value the student's code gave, for a report: a str in quotes, so that 'True' is not True."""
+    if isinstance(value, str):
+        shown = repr(value)
+        return shown if len(shown) <= 80 else f"{shown[:55]} ... {shown[-20:]} ({len(value):,} characters)"
+    return text(value)
+
+
+def _did_text(outcome) -> str:
+    """What a call did, in words, a returned str quoted."""
+    return f"returned {_show(outcome.value)}" if outcome.returned else outcome.text()
+
+
 # ====================================================================================
 q1 = Question(CHAPTER, "q1", answer="bind_unix", title="Bind a UNIX socket path safely", section="4")
 
@@ -110,6 +124,14 @@ q1.hint("path-length",
         "sun_path holds 108 bytes on Linux, the final NUL included, so a path of more than 107 bytes cannot "
         "be bound. Count bytes, not characters (len(os.fsencode(path))), and raise ValueError before you "
         "touch the file system (unix(7); chapter 03, section 1).")
+q1.hint("longest-fits",
+        "A path of exactly 107 bytes fits in sun_path (107 bytes and the final NUL make 108): bind it. Only a "
+        "path of more than 107 bytes is too long; check your comparison at the limit (unix(7)).")
+q1.hint("close-on-error",
+        "When bind() or listen() fails, the socket you made is still open, and the error carries it away "
+        "(its traceback holds your function's variables) until the garbage collector gets to it. Close it "
+        "before the error leaves your function: a try/except around bind() and listen() that closes it and "
+        "raises the same error again (the statement of q1 asks for it).")
 q1.hint("probe-timeout",
         "A connect() to a server whose accept queue is full waits until there is room, which may be never. "
         "Give the probe socket a timeout (settimeout(0.5)) before you connect (chapter 03, section 4, "
@@ -123,7 +145,7 @@ q1.hint("only-refused",
 def _problem_with(sock, path: str) -> str:
     """Why `sock` is not a listening UNIX stream socket bound to `path`, or '' if it is one."""
     if not isinstance(sock, socket.socket):
-        return f"your function returned {text(sock)}, not a socket"
+        return f"your function returned {_show(sock)}, not a socket"
     if sock.fileno() == -1:
         return "your function returned a closed socket"
     if sock.family != socket.AF_UNIX or sock.type != socket.SOCK_STREAM:
@@ -149,7 +171,7 @@ def _did(outcome) -> str:
     if outcome.returned and isinstance(outcome.value, socket.socket):
         return "returned a new listening socket at the path" if outcome.value.fileno() != -1 else \
             "returned a closed socket"
-    return outcome.text()
+    return _did_text(outcome)
 
 
 def _call_bind(ctx, student, path: str, *, budget: float | None = None):
@@ -315,6 +337,73 @@ def _(student, ctx):
                            f"({MAX_PATH_BYTES} fit)")
 
 
+@q1.condition("fits", "a path of exactly 107 bytes: it fits, so bind it")
+def _(student, ctx):
+    if not sys.platform.startswith("linux"):
+        return skipped("sun_path holds 108 bytes on Linux only (104 on macOS and BSD), so the 107-byte limit "
+                       "is checked on Linux only")
+    if len(os.fsencode(ctx.tmpdir)) > MAX_PATH_BYTES - 60:
+        return skipped(f"this machine's temporary folder, {ctx.tmpdir!r}, is too long to make a path of "
+                       f"{MAX_PATH_BYTES} bytes in it")
+    path = _long_path(ctx, MAX_PATH_BYTES)
+    what = f"bind_unix(path) with a path of exactly {MAX_PATH_BYTES} bytes (the longest that fits)"
+    outcome = _call_bind(ctx, student, path, budget=2.0)
+    if outcome.raised and isinstance(outcome.error, ValueError):
+        return failed(f"your function {_did(outcome)}", hint="longest-fits", sent=what,
+                      expected="a listening socket bound to the path")
+    if not outcome.returned:
+        return failed(f"your function {_did(outcome)}", hint="bind-listen", sent=what,
+                      expected="a listening socket bound to the path")
+    problem = _problem_with(outcome.value, path)
+    if problem:
+        return failed(problem, hint="bind-listen", sent=what, expected="a listening AF_UNIX stream socket")
+    return passed()
+
+
+def _unix_sockets() -> dict[int, str]:
+    """Our descriptors that are AF_UNIX stream sockets, each with the name it is bound to ('' if none)."""
+    found = {}
+    for entry in os.listdir("/proc/self/fd"):
+        try:
+            fd = int(entry)
+            if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+                continue
+            # A socket object made from a duplicate tells its family, and closing it leaves ours open.
+            with socket.socket(fileno=os.dup(fd)) as probe:
+                if probe.family == socket.AF_UNIX and probe.type == socket.SOCK_STREAM:
+                    found[fd] = probe.getsockname()
+        except (OSError, ValueError):
+            continue  # closed meanwhile, or the directory's own descriptor
+    return found
+
+
+@q1.condition("bind-fails", "bind() fails (the folder does not exist): its error, and no socket left open",
+              graded_only=True)
+def _(student, ctx):
+    if not os.path.isdir("/proc/self/fd"):
+        return skipped("this system has no /proc/self/fd, where the check would look for a socket left open")
+    folder = os.path.join(ctx.tmpdir, ctx.rng.choice(["gone", "missing", "not-made-yet"]))
+    path = os.path.join(folder, _sock_name(ctx))
+    what = f"bind_unix(<tmp>/{os.path.basename(folder)}/{os.path.basename(path)}), a folder that does not exist"
+    before = set(_unix_sockets())
+    outcome = _call_bind(ctx, student, path, budget=2.0)
+    # While `outcome` holds the error, its traceback holds the student's frame: a socket the function
+    # did not close is still open now, as it would be in a program that logs the error and goes on.
+    left = {fd: name for fd, name in _unix_sockets().items() if fd not in before and not name}
+    if outcome.returned:
+        return failed(f"your function {_did(outcome)}, though nothing can be bound at that path",
+                      hint="close-on-error", sent=what, expected="the OSError that bind() raised")
+    if not (outcome.raised and isinstance(outcome.error, OSError)):
+        return failed(f"your function {_did(outcome)}", hint="close-on-error", sent=what,
+                      expected="the OSError that bind() raised (FileNotFoundError)")
+    if left:
+        return failed(f"your function raised {type(outcome.error).__name__}, but left "
+                      f"{plural(len(left), 'unbound UNIX socket')} open behind it", hint="close-on-error",
+                      sent=what, expected="the error, and every socket it made closed",
+                      got=f"{plural(len(left), 'socket')} still open")
+    return passed(f"raised {type(outcome.error).__name__}, nothing left open")
+
+
 @q1.condition("busy", "a live server whose accept queue is full: EADDRINUSE at once", graded_only=True,
               budget=2.5)
 def _(student, ctx):
@@ -366,9 +455,10 @@ q2.hint("vanished",
         "removed) or ConnectionRefusedError (its file is there, its socket closed). Catch those two around "
         "sendto() and go on serving the others (unix(7)).")
 q2.hint("big-datagram",
-        "recvfrom(4096) cuts a longer datagram silently: the rest is thrown away (the MSG_TRUNC flag of "
-        "recvmsg() would tell you). Give recvfrom() room for the largest datagram, 65536 bytes (chapter 03, "
-        "section 6 cuts a message with recv(6); chapter 02, section 5 'A buffer that is too small').")
+        "recvfrom(n) keeps at most n bytes of a datagram and throws the rest away, silently (the MSG_TRUNC "
+        "flag of recvmsg() would tell you). Give recvfrom() room for the largest datagram the statement "
+        "promises, 65,536 bytes (chapter 03, section 6 cuts a message with recv(6); chapter 02, section 5 "
+        "'A buffer that is too small').")
 q2.hint("done-bytes",
         "The socket gives bytes: compare the datagram with b'DONE', not with the string 'DONE' (which never "
         "equals bytes), and return when it comes (chapter 03, section 6).")
@@ -376,8 +466,9 @@ q2.hint("done-ends",
         "DONE is an order, not data: do not answer it, do not put it in the list, and return at once "
         "(chapter 03, section 6).")
 q2.hint("exact-done",
-        "Only a datagram that is exactly b'DONE' ends the server. b'NOT DONE', b'DONE!' or b'done' are "
-        "ordinary data: compare the whole datagram with ==, do not search in it or strip it.")
+        "Only a datagram that is exactly b'DONE' ends the server. b'NOT DONE', b'DONE!', b'done' or "
+        "b'DONE\\n' are ordinary data: compare the whole datagram with ==, without searching in it, "
+        "stripping it or changing its case.")
 q2.hint("empty-datagram",
         "A datagram may be empty: recvfrom() then returns b''. On a datagram socket that is a message of "
         "length 0, not the end of anything: count it, answer it and keep it (chapter 02, section 5 "
@@ -500,7 +591,7 @@ def _judge_dgram(ctx, outcome, log, ended_at, steps: list, *, ghosts=(), what: s
         chosen = ("vanished" if isinstance(error, (FileNotFoundError, ConnectionRefusedError))
                   else "unnamed" if has_unnamed and isinstance(error, (TypeError, AttributeError, OSError))
                   else hint)
-        return failed(f"your server {outcome.text()}", hint=chosen, sent=what,
+        return failed(f"your server {_did_text(outcome)}", hint=chosen, sent=what,
                       expected="it keeps serving until DONE")
     if outcome.kind in ("blocked", "still-running"):
         return failed(f"your server {outcome.text()}, though DONE had been sent", hint="done-bytes", sent=what,
@@ -510,8 +601,12 @@ def _judge_dgram(ctx, outcome, log, ended_at, steps: list, *, ghosts=(), what: s
         kept = len(value) if isinstance(value, list) and len(value) < len(expected_list) else None
         at = (f" at datagram {kept + 1} of {len(expected_list)}, {text(expected_list[kept])}"
               if kept is not None else "")
-        return failed(f"your server returned{at}, before DONE was sent", hint=hint, sent=what,
-                      expected="it serves until b'DONE'", got=f"returned {text(value)}")
+        # What it stopped at tells the mistake: a DONE look-alike, an empty datagram, or anything else.
+        stopped_at = expected_list[kept] if kept is not None else None
+        chosen = ("exact-done" if isinstance(stopped_at, bytes) and DONE.lower() in stopped_at.lower()
+                  else "empty-datagram" if stopped_at == b"" else hint)
+        return failed(f"your server returned{at}, before DONE was sent", hint=chosen, sent=what,
+                      expected="it serves until b'DONE'", got=f"returned {_show(value)}")
     for index, (entry, want) in enumerate(zip(log["steps"], _expected_replies(steps))):
         if want is not None and entry["reply"] != want:
             chosen = "empty-datagram" if entry["payload"] == b"" else "per-client-count"
@@ -520,8 +615,8 @@ def _judge_dgram(ctx, outcome, log, ended_at, steps: list, *, ghosts=(), what: s
                           f"got the wrong answer", hint=chosen, sent=what, expected=text(want), got=got)
     value = outcome.value
     if not isinstance(value, list):
-        return failed(f"your server returned {text(value)}, not a list", hint="return-list", sent=what,
-                      expected=f"a list of {len(expected_list)} datagrams")
+        return failed(f"your server returned {_show(value)}, not a list", hint="return-list", sent=what,
+                      expected=f"a list of {plural(len(expected_list), 'datagram')}")
     if value == expected_list + [DONE]:
         return failed("your server put DONE in the list it returned", hint="done-ends", sent=what,
                       expected=f"the {len(expected_list)} datagrams before DONE", got="the same, then b'DONE'")
@@ -534,9 +629,9 @@ def _judge_dgram(ctx, outcome, log, ended_at, steps: list, *, ghosts=(), what: s
                               hint="big-datagram" if cut else "empty-datagram" if want == b"" else "return-list",
                               sent=what, expected=text(want), got=text(have))
         missing = expected_list[len(value):]
-        return failed(f"your server returned {len(value)} datagrams; {len(expected_list)} came before DONE",
-                      hint="empty-datagram" if b"" in missing else "return-list", sent=what,
-                      expected=f"{len(expected_list)} datagrams", got=f"{len(value)} datagrams")
+        return failed(f"your server returned {plural(len(value), 'datagram')}; {len(expected_list)} came "
+                      f"before DONE", hint="empty-datagram" if b"" in missing else "return-list", sent=what,
+                      expected=plural(len(expected_list), "datagram"), got=plural(len(value), "datagram"))
     done_client = steps[-1][0]
     extra = done_client.leftovers() if done_client.name else []
     if extra:
@@ -545,7 +640,7 @@ def _judge_dgram(ctx, outcome, log, ended_at, steps: list, *, ghosts=(), what: s
     for client in {c for c, _ in steps if c.name and c is not done_client}:
         more = client.leftovers()
         if more:
-            return failed(f"{client.label} got {len(more)} answer(s) more than the datagrams it sent",
+            return failed(f"{client.label} got {plural(len(more), 'answer')} more than the datagrams it sent",
                           hint="per-client-count", sent=what, expected="one answer per datagram",
                           got=f"also {text(more[0])}")
     late = ended_at - log["done_at"]
@@ -569,7 +664,7 @@ def _named(ctx, count: int) -> list:
     return [_Client(ctx, f"{name}.sock") for name in names[:count]]
 
 
-@q2.condition("three-clients", "three named clients, each answered with its own count")
+@q2.condition("three-clients", "several named clients, each answered with its own count")
 def _(student, ctx):
     clients = _named(ctx, ctx.rng.randint(3, 6) if ctx.graded else 3)
     steps = _script(ctx, clients, ctx.rng.randint(10, 25) if ctx.graded else 8)
@@ -604,15 +699,25 @@ def _(student, ctx):
                              "then 4 from named clients, then DONE")
 
 
-@q2.condition("big", "a datagram of 10 KiB arrives whole")
+#: The longest datagram the statement promises (and the `big` condition always sends one that long).
+BIGGEST = 65536
+
+
+@q2.condition("big", f"big datagrams, up to {BIGGEST:,} bytes, arrive whole")
 def _(student, ctx):
-    size = ctx.rng.randint(5000, 60000) if ctx.graded else 10240
+    sizes = [ctx.rng.randint(5000, 60000) if ctx.graded else 10240, BIGGEST]
+    ctx.rng.shuffle(sizes)
     clients = _named(ctx, 2)
-    big = bytes(ctx.rng.getrandbits(8) for _ in range(256)) * (size // 256) + b"!" * (size % 256)
-    steps = _script(ctx, clients, 3, extra=[(clients[0], big)])
+    for client in clients:
+        # Linux charges a datagram to its sender's buffer: make room for the biggest (wmem_max may cap it).
+        client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * BIGGEST)
+    pattern = bytes(ctx.rng.getrandbits(8) for _ in range(256))
+    bigs = [pattern * (size // 256) + b"!" * (size % 256) for size in sizes]
+    steps = _script(ctx, clients, 3, extra=[(clients[0], bigs[0]), (clients[1], bigs[1])])
     outcome, log, ended = _serve(ctx, student, steps)
     return _judge_dgram(ctx, outcome, log, ended, steps, hint="big-datagram",
-                        what=f"{len(steps) - 1} datagrams, one of them {size:,} bytes long, then DONE")
+                        what=f"{len(steps) - 1} datagrams, two of them {sizes[0]:,} and {sizes[1]:,} bytes long, "
+                             f"then DONE")
 
 
 @q2.condition("done", "DONE: not answered, not listed, and the server returns within 0.5 s")
@@ -627,9 +732,11 @@ def _(student, ctx):
 @q2.condition("exact-done", "datagrams that only look like DONE are data", graded_only=True)
 def _(student, ctx):
     clients = _named(ctx, 2)
+    # Every seed sends all of them: each one catches another way of not comparing the whole datagram
+    # (in, startswith, lower/upper, strip/rstrip, lstrip/endswith, split).
     lookalikes = [b"NOT DONE", b"DONE!", b"done", b"DONE\n", b" DONE", b"DONE DONE"]
     ctx.rng.shuffle(lookalikes)
-    steps = _script(ctx, clients, 2, extra=[(ctx.rng.choice(clients), p) for p in lookalikes[:3]])
+    steps = _script(ctx, clients, 2, extra=[(ctx.rng.choice(clients), p) for p in lookalikes])
     outcome, log, ended = _serve(ctx, student, steps)
     return _judge_dgram(ctx, outcome, log, ended, steps, hint="exact-done",
                         what=f"{text([p for _, p in steps[:-1]])}, then DONE")
@@ -651,14 +758,15 @@ q3 = Question(CHAPTER, "q3", answer="receive_file", title="Receive an open file 
 
 q3.hint("recv-fds",
         "The descriptor travels as ancillary data (SCM_RIGHTS) attached to the first byte of the line. "
-        "Read that first byte with socket.recv_fds(conn, bufsize, maxfds), never with recv() or a file from "
-        "makefile(): those throw the descriptor away (chapter 03, section 7 'SCM_RIGHTS').")
+        "Read that first byte with socket.recv_fds(conn, bufsize, maxfds), or with conn.recvmsg() given room "
+        "for ancillary data, never with recv() or a file from makefile(): those throw the descriptor away "
+        "(chapter 03, section 7 'SCM_RIGHTS').")
 q3.hint("shape",
         "Return a tuple (name, data): name the str from the JSON line, data the file's whole content as bytes.")
 q3.hint("whole-line",
-        "The line may come in several pieces, the descriptor with the first. After recv_fds(), keep reading "
-        "with recv() until you hold the b'\\n', then json.loads() the whole line (chapter 01, section 5, "
-        "'Framing').")
+        "The line may come in several pieces, the descriptor with the first. Once you hold the first piece "
+        "(and its descriptor), keep reading until you hold the b'\\n', then json.loads() the whole line "
+        "(chapter 01, section 5, 'Framing').")
 q3.hint("read-all",
         "os.read(fd, n) returns at most n bytes, and fewer when it likes. Read until it returns b'' (or use "
         "the size the line announces), then join the pieces.")
@@ -674,8 +782,9 @@ q3.hint("extra-fds",
         "Use the first and os.close() all of them (or ask recv_fds for at most one: the kernel then "
         "drops the rest).")
 q3.hint("no-fd",
-        "When the message carries no descriptor, recv_fds() returns an empty list: raise ValueError saying "
-        "so, instead of taking fds[0] from an empty list or waiting for one that never comes.")
+        "A line may come without a descriptor: recv_fds() then gives an empty list, and recvmsg() no "
+        "SCM_RIGHTS item. Raise ValueError saying so, instead of taking the first of an empty list or "
+        "waiting for a descriptor that never comes.")
 
 
 def _open_descriptors(files: set) -> list[int]:
@@ -724,7 +833,7 @@ def _judge_file(outcome, seed: int, size: int, *, skip: int = 0, what: str, hint
     value = outcome.value
     if not (isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str)
             and isinstance(value[1], (bytes, bytearray))):
-        return failed(f"your function returned {text(value)}, not (name, data)", hint="shape", sent=what,
+        return failed(f"your function returned {_show(value)}, not (name, data)", hint="shape", sent=what,
                       expected=want)
     got_name, got = value[0], bytes(value[1])
     if got_name != name:
@@ -734,10 +843,10 @@ def _judge_file(outcome, seed: int, size: int, *, skip: int = 0, what: str, hint
         if skip and got == data[skip:]:
             return failed(f"you returned the file from byte {skip:,} on: the {skip:,} bytes the sender had read "
                           f"already are missing", hint="shared-offset", sent=what, expected=f"{size:,} bytes",
-                          got=f"{len(got):,} bytes, from byte {skip:,}")
+                          got=f"{plural(len(got), 'byte')}, from byte {skip:,}")
         if len(got) < len(data) and data.startswith(got):
             return failed(f"you returned the first {len(got):,} of the file's {size:,} bytes", hint="read-all",
-                          sent=what, expected=f"{size:,} bytes", got=f"{len(got):,} bytes")
+                          sent=what, expected=plural(size, "byte"), got=plural(len(got), "byte"))
         return failed("the data you returned is not the file's content", hint="shared-offset" if skip else "read-all",
                       sent=what, expected=text(data), got=text(got))
     return passed()
@@ -772,15 +881,17 @@ def _file_condition(student, ctx, *, size: int, what: str, skip: int = 0, fds: i
     verdict = _judge_file(ctx.call(student, conn), seed, size, skip=skip, what=what, hint_raised=hint_raised)
     main, extra = _left_open(files)
     if verdict.passed and judge_closed and main:
-        return failed(f"{main} descriptor(s) of the file you received are still open in your process after "
-                      f"your function returned", hint="close-fd", sent=what,
-                      expected="every received descriptor closed", got=f"{main + extra} still open")
+        return failed(f"{plural(main, 'descriptor')} of the file you received "
+                      f"{'is' if main == 1 else 'are'} still open in your process after your function returned",
+                      hint="close-fd", sent=what, expected="every received descriptor closed",
+                      got=f"{main + extra} still open")
     if verdict.passed and judge_closed and extra:
         return failed("the extra descriptor is still open in your process after your function returned",
                       hint="extra-fds", sent=what, expected="both descriptors closed", got=f"{extra} still open")
     if main + extra:
-        ctx.note(f"{main + extra} received descriptor(s) were still open after receive_file returned; the check "
-                 f"closed them (the condition 'closed' counts this).")
+        ctx.note(f"{plural(main + extra, 'received descriptor')} {'was' if main + extra == 1 else 'were'} still "
+                 f"open after receive_file returned; the check closed {'it' if main + extra == 1 else 'them'} "
+                 f"(the condition 'closed' counts this).")
     return verdict if not (verdict.passed and judge_closed) else passed("every descriptor received is closed")
 
 
@@ -798,7 +909,7 @@ def _(student, ctx):
                            what=f"one descriptor of an unlinked {size}-byte file")
 
 
-@q3.condition("big", "a 300 KiB file: read it all")
+@q3.condition("big", "a big file (100,000 bytes or more): read it all")
 def _(student, ctx):
     size = ctx.rng.randint(100_000, 1_500_000) if ctx.graded else 300 * 1024
     return _file_condition(student, ctx, size=size, what=f"one descriptor of an unlinked file of {size:,} bytes")
@@ -821,7 +932,7 @@ def _(student, ctx):
     outcome = ctx.call(student, conn, budget=1.5)
     if outcome.raised and isinstance(outcome.error, ValueError) and not isinstance(outcome.error, json.JSONDecodeError):
         return passed()
-    return failed(f"your function {outcome.text()}", hint="no-fd", sent="a JSON line with no descriptor attached",
+    return failed(f"your function {_did_text(outcome)}", hint="no-fd", sent="a JSON line with no descriptor attached",
                   expected="ValueError")
 
 
@@ -856,8 +967,13 @@ q4.hint("bad-claim",
         "A claim that is not a JSON object with an integer 'pid' (another text, a missing key, nothing before "
         "the end) is a refusal, not a crash: catch what json.loads() and the look-up raise, and return False.")
 q4.hint("claim-timeout",
-        "A client may connect and say nothing. Put a timeout on the socket (conn.settimeout(1.0)) and "
-        "return False when it expires (socket.timeout).")
+        "A client may connect and say nothing, and a recv() with no time limit waits for it for ever. Give "
+        "the socket a time limit of 1 s, and take its expiry (TimeoutError, also called socket.timeout) as "
+        "a refusal (chapter 01, section 6 'What goes wrong', a timeout).")
+q4.hint("int-pid",
+        "The pid must be a JSON integer. \"1234\" (a string) or 1234.0 (a float) is not one, even when its "
+        "value is the right pid: int() turns both into 1234, and 1234.0 == 1234 is True. Look at the type of "
+        "the claimed pid, not only at its value, and refuse anything but an int (a bool is not a pid either).")
 q4.hint("whole-line",
         "The claim may come in pieces: keep calling recv() until you hold the b'\\n' (or b'' says the client "
         "stopped), and do not wait for more than that one line (chapter 01, section 5, 'Framing').")
@@ -905,8 +1021,8 @@ def _judge_claim(outcome, truth: bool, *, what: str, hint: str, raised_hint: str
     if outcome.raised:
         return failed(f"your function {outcome.text()}", hint=raised_hint or hint, sent=what, expected=want)
     if outcome.value is not truth:
-        return failed(f"your function returned {text(outcome.value)}", hint=hint, sent=what, expected=want,
-                      got=text(outcome.value))
+        return failed(f"your function returned {_show(outcome.value)}", hint=hint, sent=what, expected=want,
+                      got=_show(outcome.value))
     return passed()
 
 
@@ -968,6 +1084,22 @@ def _(student, ctx):
                       what="a child that connects, then shuts down its sending side without a line")
 
 
+@q4.condition("typed-pid", "its own pid, but as a string or a float: False", graded_only=True)
+def _(student, ctx):
+    if (verdict := _needs_peercred()) is not None:
+        return verdict
+    hows = ["pid-str", "pid-float"]
+    ctx.rng.shuffle(hows)
+    for (child, conn, truth), how in zip(_claimers(ctx, [(how, None) for how in hows]), hows):
+        said = (f'{{"pid": "{child.pid}"}}, its true pid as a string' if how == "pid-str"
+                else f'{{"pid": {child.pid}.0}}, its true pid as a float')
+        verdict = _judge_claim(ctx.call(student, conn, budget=1.5), truth, hint="int-pid", raised_hint="bad-claim",
+                               what=f"a child of pid {child.pid} that claims {said}")
+        if not verdict.passed:
+            return verdict
+    return passed()
+
+
 @q4.condition("pieces", "the claim arrives in three pieces: still True", graded_only=True)
 def _(student, ctx):
     if (verdict := _needs_peercred()) is not None:
@@ -976,7 +1108,7 @@ def _(student, ctx):
                       what="a child that claims its own pid in three pieces, 40 ms apart")
 
 
-@q4.condition("silent", "a child that connects and says nothing: False within 1 s", graded_only=True,
+@q4.condition("silent", "a child that connects and says nothing: False after about 1 s", graded_only=True,
               budget=3.0)
 def _(student, ctx):
     if (verdict := _needs_peercred()) is not None:

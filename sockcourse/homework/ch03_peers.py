@@ -13,7 +13,8 @@ With --split the line leaves in two pieces, 50 ms apart.
 
 `claim` connects to ADDRESS (a path, or "@name" for the Linux abstract
 namespace), and says which process it is: HOW is `honest` (its own pid),
-`pid:N` (it claims pid N), `raw:HEX` (it sends those bytes instead of a
+`pid:N` (it claims pid N), `pid-str` and `pid-float` (its own pid, but as a
+JSON string or a float), `raw:HEX` (it sends those bytes instead of a
 claim), `eof` (it closes its sending side without a word), `pieces` (its own
 pid in three pieces, 40 ms apart) or `silent` (it says nothing and waits).
 --as-user makes a process that runs as root become that user first.
@@ -133,6 +134,10 @@ def claim(address: str, how: str) -> None:
             sock.sendall(honest)
         elif how.startswith("pid:"):
             sock.sendall(json.dumps({"pid": int(how[4:])}).encode() + b"\n")
+        elif how == "pid-str":
+            sock.sendall(json.dumps({"pid": str(os.getpid())}).encode() + b"\n")
+        elif how == "pid-float":
+            sock.sendall(json.dumps({"pid": float(os.getpid())}).encode() + b"\n")
         elif how.startswith("raw:"):
             sock.sendall(bytes.fromhex(how[4:]))
         elif how == "eof":

@@ -137,7 +137,8 @@ class Outcome:
     def text(self) -> str:
         """One line for a report: what the student's code did."""
         if self.kind == "returned":
-            return f"returned {text(self.value)}"
+            # repr for a str too: 'True' the text must not read as True the value
+            return f"returned {repr(self.value) if isinstance(self.value, str) else text(self.value)}"
         if self.kind == "raised":
             at = f" at {self.where}" if self.where else ""
             return f"raised {describe(self.error)}{at}"
@@ -747,7 +748,7 @@ class Question:
             time.sleep(0.02)
         else:
             names = ", ".join(sorted({t.name for t in extra}))
-            notes.append(f"your code left {len(extra)} thread(s) running after the condition ended ({names}).")
+            notes.append(f"your code left {plural(len(extra), 'thread')} running after the condition ended ({names}).")
         if ctx.abandoned:
             notes.append("your code was still running when a condition ended, so it was left running in the "
                          "background; restart the kernel (Kernel > Restart) if the notebook feels slow.")
@@ -756,8 +757,10 @@ class Question:
             notes.append(f"your code left {thing!r} running; stop() it when you are done.")
         unclosed = sum(1 for w in caught if issubclass(w.category, ResourceWarning))
         if unclosed:
-            notes.append(f"{unclosed} socket(s) or file(s) your code opened were never closed "
-                         f"(Python found them unreferenced and closed them for you).")
+            notes.append(f"{plural(unclosed, 'socket or file', 'sockets or files')} your code opened "
+                         f"{'was' if unclosed == 1 else 'were'} never closed (Python found "
+                         f"{'it' if unclosed == 1 else 'them'} unreferenced and closed "
+                         f"{'it' if unclosed == 1 else 'them'} for you).")
         return notes
 
 

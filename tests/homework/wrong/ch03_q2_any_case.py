@@ -1,0 +1,18 @@
+"""q2 with one mistake: DONE is compared without regard to case, so b"done" ends the server."""
+QUESTION = "03_unix.q2"
+EXPECT = {"fails": ["exact-done"], "hint": "exact-done", "passes": ["three-clients", "done"]}
+
+
+def answer(sock):
+    received, counts = [], {}
+    while True:
+        data, sender = sock.recvfrom(65536)
+        if data.upper() == b"DONE":
+            return received
+        received.append(data)
+        if sender:
+            counts[sender] = counts.get(sender, 0) + 1
+            try:
+                sock.sendto(str(counts[sender]).encode(), sender)
+            except (FileNotFoundError, ConnectionRefusedError):
+                pass
