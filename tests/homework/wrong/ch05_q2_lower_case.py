@@ -1,0 +1,25 @@
+"""q2 with one mistake: client_identity "normalises" the name to lower case."""
+QUESTION = "05_tls.q2"
+EXPECT = {"fails": ["stranger-name", "san-only"], "hint": "exact-name", "passes": ["accepts", "identity", "anonymous"]}
+import ssl
+
+
+def answer(cert_file, key_file, client_ca_file):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    context.load_verify_locations(cafile=client_ca_file)
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+def client_identity(tls_sock):
+    cert = tls_sock.getpeercert()
+    if not cert:
+        return None
+    for rdn in cert.get("subject", ()):
+        for field, value in rdn:
+            if field == "commonName":
+                return value.lower()
+    for _kind, value in cert.get("subjectAltName", ()):
+        return value.lower()
+    return None
