@@ -4,8 +4,8 @@ q1 `LineReader(sock).readline(timeout)`: one whole line within one overall
    deadline, however the bytes trickle in; a timeout per recv() is not one.
 q2 `serve_shout(listener, stop)`: section 5's shout server, with numbered
    lines, rewritten for one thread and `selectors`: a thousand clients at
-   once, lines in pieces, and a client that sends 10 MiB and never reads,
-   which must not stall the others.
+   once, lines in pieces, a thread that waits only in select(), and a client
+   that sends 10 MiB and never reads, which must not stall the others.
 q3 `ChatRoom().handle(reader, writer)`: a chat room on asyncio streams, served
    by `serve_async`: a thousand users, a user who stops reading (to be
    dropped, never waited for), users who vanish with a reset.
@@ -17,12 +17,16 @@ thousand of them cost no thousand threads.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import hashlib
+import linecache
 import os
+import re
 import selectors
 import socket
+import sys
 import threading
 import time
 
@@ -36,7 +40,8 @@ from ..core.lifecycle import running
 from ..core.loopthread import LoopThread, loop_thread
 from ..core.sockets import abort
 from ..servers.aio import serve_async
-from .core import Question, failed, passed, skipped, student_line, summary as _summary, text
+from .core import (PACKAGE_DIR, STDLIB_DIR, Question, failed, passed, plural, skipped, student_line,
+                   summary as _summary, text)
 
 CHAPTER = "04_async"
 
@@ -262,7 +267,7 @@ q1.hint("keep-buffer",
         "there for a whole line before you call recv() again: the next call may find its line already "
         "waiting, with nothing more to come from the peer (chapter 01, section 5, the read_line example).")
 q1.hint("overall-deadline",
-        "settimeout(t) limits each recv() on its own; a peer that sends one byte every 0.3 s never lets one "
+        "settimeout(t) limits each recv() on its own; a peer that sends one byte now and then never lets one "
         "of them run out, so a line can take for ever. Work out the deadline once, time.monotonic() + "
         "timeout, and before every recv() set the socket's timeout to the time that is left (chapter 04, "
         "section 1 'A call that waits').")
@@ -413,8 +418,8 @@ class _Drip:
         self.thread.join(1.0)
 
 
-@q1.condition("slow-drip", "a peer that sends 1 byte every 0.3 s: TimeoutError at the 1 s deadline (± 20 %)",
-              budget=3.2)
+@q1.condition("slow-drip", "a peer that sends a byte every few tenths of a second, never a newline: TimeoutError "
+              "at the deadline (± 20 %)", budget=3.2)
 def _(student, ctx):
     if ctx.graded:
         timeout, interval = round(ctx.rng.uniform(0.6, 1.0), 2), round(ctx.rng.uniform(0.12, 0.3), 2)
@@ -444,7 +449,7 @@ def _(student, ctx):
         when = "late" if outcome.seconds > timeout else "early"
         return failed(f"readline({timeout}) raised TimeoutError after {outcome.seconds:.2f} s: too {when}",
                       hint="overall-deadline", sent=what, expected=expected, got=f"{outcome.seconds:.2f} s")
-    return passed(f"TimeoutError after {outcome.seconds:.2f} s")
+    return passed(f"TimeoutError after {outcome.seconds:.2f} s (a byte every {interval} s; readline({timeout}))")
 
 
 @q1.condition("eof-clean", "two lines, then the peer closes: both lines, then b''")
@@ -553,6 +558,24 @@ q2.hint("eof",
         "recv() returning b'' means the client has finished: unregister its socket from the selector and "
         "close it, or the client waits for ever for your end, and select() keeps reporting the socket "
         "readable (section 4, Model 3: 'the client closed ... close too').")
+q2.hint("numbering",
+        "Each connection counts its own lines: a client's first line is answered with 1, its second with 2, "
+        "whatever the other clients have sent. Keep one count per client, beside its buffers, set to 0 when "
+        "you accept it (the question's first rule; section 4, Model 3 keeps per-client state in dicts).")
+q2.hint("format",
+        "Each answer is exactly the line's number on that connection, one space, the line in capitals and "
+        "b'\\n': b'hello\\n' then b'world\\n' get b'1 HELLO\\n' then b'2 WORLD\\n'. No colon, no other "
+        "spacing, nothing added or taken away (the question's first rule).")
+q2.hint("wait-in-select",
+        "Let the selector do all the waiting: selector.select(timeout) sleeps in the kernel until a socket is "
+        "ready, and costs nothing while nobody talks. A loop that sleeps (time.sleep(), Event.wait()) and then "
+        "tries every socket answers late, and its cost grows with every client (section 4, Model 3; section 2 "
+        "on what select() waits for).")
+q2.hint("spin",
+        "select() kept returning at once while nothing happened, so the loop spun and kept a CPU busy. Give "
+        "select() a timeout (0.1 s, say), never 0, and register a socket for EVENT_WRITE only while you owe it "
+        "bytes: a socket with room in its send buffer is writable at every moment (section 2, send() says "
+        "'not now' too; section 4, Model 3).")
 q2.hint("one-thread",
         "This exercise is one thread for every client: no threading.Thread, no executor. The selector does "
         "the waiting for all of them (section 4, Model 3; section 6 'Where each model breaks' shows what a "
@@ -664,6 +687,26 @@ def _answers(data: bytes) -> bytes:
     return b"".join(b"%d %s\n" % (number, line.upper()) for number, line in enumerate(lines, 1))
 
 
+def _answer_problem(sent: bytes, got: bytes) -> tuple[str, str]:
+    """What is wrong with `got`, the answers to the whole lines in `sent`: (the words for it, the hint)."""
+    want = _answers(sent).split(b"\n")[:-1]
+    texts = [line.split(b" ", 1)[1] for line in want]
+    lines = got.split(b"\n")[:-1][:len(want)]
+    if len(lines) == len(want):
+        numbered = [re.fullmatch(rb"(\d+) (.*)", line, re.S) for line in lines]
+        if all(numbered) and [match[2] for match in numbered] == texts:
+            def first(numbers):
+                return ", ".join(map(str, numbers[:3])) + (", ..." if len(numbers) > 3 else "")
+            numbers = first([int(match[1]) for match in numbered])
+            return f"had its lines numbered {numbers}, not {first(range(1, len(want) + 1))}", "numbering"
+        # The right words around a number, in some other form: a colon, lower case, extra spaces.
+        rests = [line.upper().replace(words, b"", 1) if words in line.upper() else b""
+                 for line, words in zip(lines, texts)]
+        if all(re.search(rb"\d", rest) for rest in rests):
+            return "had answers in another form than b'N LINE\\n'", "format"
+    return "got a wrong answer", "line-buffer"
+
+
 def _exchange_all(run, ctx, socks, messages, *, what: str, timeout: float, hint: str = "never-wait"):
     """Send every message, then read every answer; None if all came back right, else the failed verdict."""
     for sock, message in zip(socks, messages):
@@ -678,8 +721,10 @@ def _exchange_all(run, ctx, socks, messages, *, what: str, timeout: float, hint:
         if died:
             return died
         if not want.startswith(got):
-            return failed(f"client {number} of {len(socks)} got a wrong answer", hint="line-buffer", sent=what,
-                          expected=text(want), got=text(got))
+            more, _ = _read_until(sock, 4 * len(want), 0.2)  # the rest of what came, for the report
+            problem, why = _answer_problem(message, got + more)
+            return failed(f"client {number} of {len(socks)} {problem}", hint=why, sent=what,
+                          expected=text(want), got=text(got + more))
         ending = {"timeout": f"after {timeout} s", "eof": "when the server closed the connection",
                   "reset": "when the server reset the connection"}[how]
         return failed(f"client {number} of {len(socks)} had {len(got)} of its {len(want)} answer bytes {ending}",
@@ -744,9 +789,103 @@ def _(student, ctx):
     if new:
         names = sorted(t.name for t in new)
         shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-        return failed(f"serve_shout started {len(new)} thread(s) while it served 20 clients", hint="one-thread",
-                      sent=what, expected="no new thread", got=shown)
+        return failed(f"serve_shout started {plural(len(new), 'thread')} while it served 20 clients",
+                      hint="one-thread", sent=what, expected="no new thread", got=shown)
     return wrong or passed()
+
+
+#: Quiet clients the `idle` condition keeps connected while it looks where serve_shout waits.
+IDLE_CLIENTS = 200
+#: How many times it looks, how far apart, and at how many looks it may be found elsewhere.
+IDLE_LOOKS, IDLE_EVERY, IDLE_ELSEWHERE = 25, 0.02, 5
+#: The share of one CPU an idle server may use: select(timeout=0.001) costs under 10 %, a spin 70 % or more.
+IDLE_CPU = 0.3
+#: A line of the student's own that waits for sockets without a selector: select.select(), poll(), kqueue's control().
+_SELECT_CALL = re.compile(r"\b(select|poll|control)\s*\(")
+
+
+def _cpu_clock(thread):
+    """A function giving `thread`'s CPU seconds so far (None once it cannot tell), or None on this platform."""
+    getclock = getattr(time, "pthread_getcpuclockid", None)  # not on macOS nor Windows
+    if getclock is None or not thread.is_alive():
+        return None
+    try:
+        clock = getclock(thread.ident)
+        time.clock_gettime(clock)
+    except (OSError, ValueError, OverflowError):
+        return None
+
+    def now():
+        try:
+            return time.clock_gettime(clock)
+        except OSError:  # the thread has ended
+            return None
+    return now
+
+
+def _not_in_select(thread) -> str:
+    """'' if `thread` waits in a selector's select() now (or a select/poll call of its own), else where it is."""
+    frame = sys._current_frames().get(thread.ident)
+    # By module name, not file: a relocated Python may have compiled its library under another path.
+    if frame is None or frame.f_globals.get("__name__") == "selectors":
+        return ""
+    code = linecache.getline(frame.f_code.co_filename, frame.f_lineno, frame.f_globals).strip()
+    if _SELECT_CALL.search(code):
+        return ""
+    # Name the student's own line: the innermost frame may be inside Python's library (Event.wait, say).
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if not (name.startswith(PACKAGE_DIR) or name.startswith(STDLIB_DIR) or "site-packages" in name):
+            code = linecache.getline(name, frame.f_lineno, frame.f_globals).strip()
+            return f"line {frame.f_lineno} of {frame.f_code.co_name}: {code}" if code else \
+                f"line {frame.f_lineno} of {frame.f_code.co_name}"
+        frame = frame.f_back
+    return "somewhere outside a selector's select()"
+
+
+@q2.condition("idle", f"{IDLE_CLIENTS} quiet clients: serve_shout waits in selector.select(), and no CPU is kept busy")
+def _(student, ctx):
+    count, note = _fd_room(IDLE_CLIENTS)
+    if count < 20:
+        return skipped(f"this machine lets a process open too few descriptors for this check ({note})")
+    if note:
+        ctx.note(note)
+    run = _Running(ctx, student)
+    if ctx.not_attempted:
+        return passed()
+    socks = [_tcp_client(ctx, run.address) for _ in range(count)]
+    messages = [_shout_lines(ctx.rng, i, 1) for i in range(count)]
+    quiet = IDLE_LOOKS * IDLE_EVERY
+    what = f"{count} clients connect and each sends a line; then all of them stay quiet for {quiet:.1f} s"
+    wrong = _exchange_all(run, ctx, socks, messages, what=what, timeout=2.0)
+    if wrong:
+        return wrong
+    time.sleep(0.1)
+    clock = _cpu_clock(run.thread)
+    began, cpu_began = time.monotonic(), clock() if clock else None
+    elsewhere = []
+    for _ in range(IDLE_LOOKS):
+        time.sleep(IDLE_EVERY)
+        where = _not_in_select(run.thread)
+        if where:
+            elsewhere.append(where)
+    cpu_ended = clock() if clock else None
+    share = (cpu_ended - cpu_began) / (time.monotonic() - began) if cpu_began is not None and \
+        cpu_ended is not None else None
+    died = run.died(what, "wait-in-select")
+    if died:
+        return died
+    if len(elsewhere) > IDLE_ELSEWHERE:
+        where, seen = collections.Counter(elsewhere).most_common(1)[0]
+        return failed(f"while its clients were quiet, serve_shout was waiting in a selector's select() at only "
+                      f"{IDLE_LOOKS - len(elsewhere)} of {IDLE_LOOKS} looks", hint="wait-in-select", sent=what,
+                      expected="waiting in selector.select() nearly every time the check looks",
+                      got=f"at {where} ({seen} of {IDLE_LOOKS} looks)")
+    if share is not None and share > IDLE_CPU:
+        return failed(f"while its clients were quiet, serve_shout kept {share:.0%} of a CPU busy",
+                      hint="spin", sent=what, expected="next to no CPU: select() sleeps until a "
+                      "socket is ready", got=f"{share:.0%} of a CPU")
+    return passed("waiting in select()" + (f", {share:.0%} of a CPU" if share is not None else ""))
 
 
 @q2.condition("thousand", "1,000 clients connected at once, every line answered within 5 s", budget=8.0)
@@ -772,6 +911,10 @@ def _(student, ctx):
     if died:
         return died
     bad = next(c for c in crowd.conns if bytes(c.got) != wanted[c.index])
+    if bad.got.endswith(b"\n") and not wanted[bad.index].startswith(bytes(bad.got)):
+        problem, why = _answer_problem(messages[bad.index], bytes(bad.got))
+        return failed(f"{len(right):,} of {count:,} clients had the right answer; client {bad.index} {problem}",
+                      hint=why, sent=what, expected=text(wanted[bad.index]), got=text(bytes(bad.got)))
     return failed(f"{len(right):,} of {count:,} clients had their answer within 5 s", hint="select-limit",
                   sent=what, expected=f"client {bad.index}: {text(wanted[bad.index])}",
                   got=f"client {bad.index}: {text(bytes(bad.got))}" + (f" ({bad.error})" if bad.error else ""))
@@ -824,8 +967,8 @@ class _Hog:
             time.sleep(0.01)
 
 
-@q2.condition("slow-reader", "a client sends 10 MiB and does not read: the others are still answered within "
-              "1 s, and it gets every answer once it reads", budget=7.0)
+@q2.condition("slow-reader", "a client sends about 10 MiB and does not read: the others are still answered "
+              "within 1 s, and it gets every answer once it reads", budget=7.0)
 def _(student, ctx):
     size = (ctx.rng.randint(8, 12) if ctx.graded else 10) << 20
     run = _Running(ctx, student, small=True)
@@ -849,7 +992,7 @@ def _(student, ctx):
     while got < len(answers):
         left = deadline - time.monotonic()
         if left <= 0:
-            how = "timeout"
+            how = "deadline"
             break
         hog.sock.settimeout(min(left, 1.0))
         try:
@@ -878,9 +1021,10 @@ def _(student, ctx):
                       f"{got:,} of {len(answers):,} answer bytes", hint="keep-unsent", sent=sent_what,
                       expected=f"{len(answers):,} bytes, its lines numbered and in capitals",
                       got=f"{got:,} bytes, then the end")
-    if how == "timeout":
-        return failed(f"the slow client had {got:,} of {len(answers):,} answer bytes, and no more came",
-                      hint="keep-unsent", sent=sent_what, expected=f"{len(answers):,} bytes",
+    if how in ("timeout", "deadline"):
+        how = "and nothing more came for a whole second" if how == "timeout" else "after 4 s, still coming"
+        return failed(f"the slow client had {got:,} of {len(answers):,} answer bytes, {how}",
+                      hint="keep-unsent", sent=sent_what, expected=f"{len(answers):,} bytes within 4 s",
                       got=f"{got:,} bytes (for the {hog.sent:,} bytes it had sent)")
     return failed("the slow client's answers are not its lines, numbered and in capitals, in order",
                   hint="keep-unsent",
@@ -915,8 +1059,13 @@ def _(student, ctx):
     return passed(f"returned {run.ended - set_at:.2f} s after stop was set")
 
 
-@q2.condition("backpressure", "a client that sends and never reads cannot make the server hold more than 1 MiB "
-              "for it", graded_only=True, budget=4.0)
+#: What the `backpressure` condition lets the server take from a client that never reads: the 1 MiB the
+#: question lets it owe, and what the kernel holds on the way (about 0.5 MiB with 64 KiB buffers).
+TAKE_LIMIT = 2 << 20
+
+
+@q2.condition("backpressure", "a client that sends and never reads: the server stops taking its lines once it owes "
+              "1 MiB (at most 2 MiB taken, the kernel's buffers included)", graded_only=True, budget=4.0)
 def _(student, ctx):
     run = _Running(ctx, student, small=True)
     data = _hog_lines(ctx.rng, 16 << 20)
@@ -927,11 +1076,12 @@ def _(student, ctx):
     died = run.died(what, "backpressure")
     if died:
         return died
-    # The kernel holds about 0.5 MiB (four buffers of 128 KiB); the server may hold 1 MiB more of its own.
-    if hog.sent >= 4 << 20:
-        return failed(f"the server took {hog.sent / (1 << 20):.1f} MiB from a client that read none of its "
-                      f"answers", hint="backpressure", sent=what, expected="less than 4 MiB taken",
-                      got=f"{hog.sent:,} bytes")
+    # The kernel holds about 0.5 MiB (four buffers of 128 KiB); the server may owe 1 MiB of its own.
+    if hog.sent > TAKE_LIMIT:
+        return failed(f"the server took {hog.sent / (1 << 20):.2f} MiB from a client that read none of its "
+                      f"answers", hint="backpressure", sent=what,
+                      expected="at most 2 MiB taken: the 1 MiB of answers it may owe, and about 0.5 MiB that the "
+                      "kernel's socket buffers hold", got=f"{hog.sent:,} bytes")
     return passed(f"took {hog.sent / (1 << 20):.2f} MiB, then stopped reading")
 
 
@@ -967,6 +1117,11 @@ q3.hint("in-use",
         "The room is shared by every connection: keep the users in self.users, name to writer. A login "
         "with a name already there gets 'IN-USE', and then that connection ends (return from handle); "
         "the user who has the name keeps it (section 5: one handler call per connection, one room for all).")
+q3.hint("refused-owner",
+        "A connection refused with IN-USE never joined the room, so its end must not remove anyone. When a "
+        "connection ends, remove a name only if this connection logged in with it, that is, only if the "
+        "room's entry for the name is this connection's own writer; otherwise the refused login throws out "
+        "the user who has the name (section 5: one handler call per connection, one room for all).")
 q3.hint("lines",
         "await reader.read(n) returns whatever has arrived: part of a line, or several lines. Read with "
         "await reader.readline() (b'' at the end) and answer each line on its own (chapter 04, section 5, "
@@ -983,11 +1138,17 @@ q3.hint("drain-in-turn",
         "await writer.drain() for a user who does not read waits for ever, and while the sender's handler "
         "waits there, nobody after that user gets the message. Write to every recipient with write() and "
         "do not await their drain(); await only your own writer's (section 4, Model 4).")
+q3.hint("slow-deliveries",
+        "The messages came, but slowly: something holds up the handler on every SEND. Either it blocks the "
+        "event loop (time.sleep(), a blocking call: use await asyncio.sleep() if you must wait), or it awaits "
+        "something for each message, such as another user's drain(). Write to every recipient with write() "
+        "and await only your own writer's drain() (section 4, Model 4; section 6 'Where each model breaks').")
 q3.hint("drop-slow",
         "A user who does not read makes its unsent bytes pile up in your server. Before each write look at "
         "writer.transport.get_write_buffer_size() (or your own queue), and once more than 1 MiB waits for one "
-        "user, end it at once with writer.transport.abort() (close() would first wait to send it all) and "
-        "remove it from the room (chapter 04, section 2: a peer that never reads fills the buffers).")
+        "user, end it at once with writer.transport.abort() and remove it from the room. writer.close() is "
+        "not enough: it first sends everything that waits, and a user who never reads never lets it finish "
+        "(chapter 04, section 2: a peer that never reads fills the buffers).")
 
 #: The most a correct room keeps waiting for one user before it drops that user.
 ROOM_LIMIT = 1 << 20
@@ -1023,6 +1184,10 @@ def _room(student, ctx, *, small: bool = False, backlog: int = 128, trace: bool 
     except Exception as exc:  # noqa: BLE001 - serve_async refuses a handle that is not async, in a sentence
         return None, failed(f"serve_async(room.handle) refused it: {exc}", hint="protocol",
                             expected="async def handle(self, reader, writer)")
+    if trace:
+        # ctx.serve() starts only threaded servers; this list is what a replay shows the traces of.
+        with contextlib.suppress(AttributeError):
+            ctx._servers.append(server)
     return ctx.own(server), None
 
 
@@ -1163,10 +1328,18 @@ def _(student, ctx):
     third.line()
     got = first.line()
     want = f"DELIVERY {other} still here?".encode()
+    what += f"; {other} logs in and sends 'SEND still here?'"
     if got != want:
-        return failed(f"after the refused login, {name} got {_said(got)}", hint="in-use",
-                      sent=what + f"; {other} logs in and sends 'SEND still here?'", expected=text(want + b"\n"),
-                      got=_said(got))
+        third.send(b"LIST\n")
+        listed = _names(third.line())
+        if listed is not None and name not in listed:
+            return failed(f"after the refused login ended, {name} was no longer in the room: LIST names "
+                          f"{', '.join(sorted(listed)) or 'nobody'}", hint="refused-owner",
+                          sent=what + f"; then {other} asks LIST",
+                          expected=f"{name} still in the room, and {_said(want)} for it",
+                          got=f"{name} got {_said(got)}")
+        return failed(f"after the refused login, {name} got {_said(got)}", hint="in-use", sent=what,
+                      expected=text(want + b"\n"), got=_said(got))
     return passed()
 
 
@@ -1187,7 +1360,13 @@ def _(student, ctx):
     replies = [second.line() for _ in range(3)]
     if ctx.not_attempted:
         return passed()
-    if replies[0] != f"HELLO {bob}".encode() or _names(replies[1]) != {ann, bob} or replies[2] != b"SEND-OK":
+    kinds_right = replies[0] == f"HELLO {bob}".encode() and replies[1] is not None and \
+        replies[1].startswith(b"LIST-OK") and replies[2] == b"SEND-OK"
+    if kinds_right and _names(replies[1]) != {ann, bob}:
+        return failed(f"the LIST in the piece got {_said(replies[1])}", hint="protocol", sent=what,
+                      expected=f"LIST-OK with {ann} and {bob} (any order), joined by commas",
+                      got=_said(replies[1]))
+    if not kinds_right:
         return failed(f"the replies were {', '.join(_said(r) for r in replies)}", hint="lines", sent=what,
                       expected=f"HELLO {bob}, LIST-OK with {ann} and {bob}, SEND-OK",
                       got=" | ".join(_said(r) for r in replies))
@@ -1274,7 +1453,8 @@ def _flood(student, ctx, *, messages: int, size: int):
     """A room with a sender, two fast readers and one user who never reads; the sender floods it.
 
     Returns (state dict, None) or (None, a failed verdict). The state has the
-    arrival times at each fast reader, the sending times, and the users.
+    arrival times at each fast reader, the sending times, the users, and
+    whether the flood ended because nothing came for a whole second.
     """
     server, bad = _room(student, ctx, small=True, trace=False)
     if bad:
@@ -1296,8 +1476,9 @@ def _flood(student, ctx, *, messages: int, size: int):
         user.sock.setblocking(False)
         selector.register(user.sock, READ, user)
     next_line, oks = 0, 0
-    deadline = time.monotonic() + 4.0
-    moved = time.monotonic()
+    began = time.monotonic()
+    deadline = began + 4.0
+    moved = began
     # The sender writes its lines as fast as the server takes them; the readers read all the while.
     # A whole second in which nothing reaches a reader means nothing more will.
     while time.monotonic() < min(deadline, moved + 1.0) and (
@@ -1334,13 +1515,38 @@ def _flood(student, ctx, *, messages: int, size: int):
                 oks += len(done)
             else:
                 arrived[user].extend((line, now) for line in done)
+    ended = time.monotonic()
     for user in (sender, one, two):
         with contextlib.suppress(KeyError, ValueError, OSError):
             selector.unregister(user.sock)
         user.sock.setblocking(True)
     state = {"server": server, "names": (sender_name, fast1, fast2, slow_name), "users": (sender, one, two, slow),
-             "lines": lines, "sent_at": sent_at, "arrived": arrived, "oks": oks, "what": what, "body": body}
+             "lines": lines, "sent_at": sent_at, "arrived": arrived, "oks": oks, "what": what, "body": body,
+             "stalled": ended - moved >= 1.0, "seconds": ended - began}
     return state, None
+
+
+def _first_wrong(state, arrived):
+    """(index, expected, got, hint) for the first line a fast reader got that is not its DELIVERY, or None."""
+    prefix = f"DELIVERY {state['names'][0]} ".encode()
+    for index, ((line, _), sent) in enumerate(zip(arrived, state["lines"])):
+        want = prefix + sent[len(b"SEND "):-1]
+        if line != want:
+            # A piece of a SEND line inside a DELIVERY: the handler took a read() for a line.
+            return index, want, line, "protocol" if line.startswith(b"DELIVERY ") and b"SEND " not in line else "lines"
+    return None
+
+
+def _short(state, name: str, count: int, messages: int, what: str, **evidence):
+    """The failed verdict for a fast reader who had only `count` of the `messages`: stopped, or slow."""
+    if state["stalled"]:
+        return failed(f"{name} had {count:,} of the {messages:,} messages, and no more came for a whole second",
+                      hint="drain-in-turn", sent=what, expected=f"all {messages:,} DELIVERY lines, each within 1 s",
+                      got=f"{count:,} lines", **evidence)
+    rate = count / state["seconds"] if state["seconds"] > 0 else 0.0
+    return failed(f"{name} had {count:,} of the {messages:,} messages after {state['seconds']:.1f} s; they were "
+                  f"still coming, but slowly (about {rate:,.0f} a second)", hint="slow-deliveries", sent=what,
+                  expected=f"all {messages:,} DELIVERY lines, each within 1 s", got=f"{count:,} lines", **evidence)
 
 
 @q3.condition("slow-consumer", "a user who never reads: the others still get every message within 1 s",
@@ -1354,21 +1560,17 @@ def _(student, ctx):
     what = state["what"] + f"; {sender_name} sends {messages:,} SEND lines of 1 KB as fast as it can"
     for user, name in zip(state["users"][1:3], (fast1, fast2)):
         arrived = state["arrived"][user]
+        wrong = _first_wrong(state, arrived)
+        if wrong:
+            return failed(f"{name}'s DELIVERY number {wrong[0] + 1} is not the message sent", hint=wrong[3],
+                          sent=what, expected=text(wrong[1]), got=text(wrong[2]))
         if len(arrived) < messages:
             errors = state["server"].errors
-            return failed(f"{name} had {len(arrived):,} of the {messages:,} messages, and no more came",
-                          hint="drain-in-turn", sent=what, expected=f"all {messages:,} DELIVERY lines, each "
-                          f"within 1 s", got=f"{len(arrived):,} lines",
+            return _short(state, name, len(arrived), messages, what,
                           error=f"your handle raised {type(errors[0]).__name__}: {errors[0]}" if errors else None)
-        worst = 0.0
-        for index, (line, when) in enumerate(arrived):
-            want = f"DELIVERY {sender_name} ".encode() + state["lines"][index][len(b"SEND "):-1]
-            if line != want:
-                return failed(f"{name}'s DELIVERY number {index + 1} is not the message sent", hint="protocol",
-                              sent=what, expected=text(want), got=text(line))
-            worst = max(worst, when - state["sent_at"][index])
+        worst = max(when - state["sent_at"][index] for index, (_, when) in enumerate(arrived[:messages]))
         if worst > 1.0:
-            return failed(f"{name} waited up to {worst:.2f} s for a message", hint="drain-in-turn", sent=what,
+            return failed(f"{name} waited up to {worst:.2f} s for a message", hint="slow-deliveries", sent=what,
                           expected="every DELIVERY within 1 s of its SEND", got=f"{worst:.2f} s at worst")
     return passed(f"{messages:,} messages, each within 1 s")
 
@@ -1384,8 +1586,7 @@ def _(student, ctx):
     what = state["what"] + f"; {sender_name} sends {messages:,} SEND lines of 1 KB (3 MB for {slow_name})"
     arrived = len(state["arrived"][one])
     if arrived < messages:
-        return failed(f"{fast1} had {arrived:,} of the {messages:,} messages, and no more came", hint="drain-in-turn",
-                      sent=what, expected=f"all {messages:,}", got=f"{arrived:,}")
+        return _short(state, fast1, arrived, messages, what)
     listed, reply = _list_until(one, {sender_name, fast1, fast2}, 1.0)
     if listed is None:
         return failed(f"{fast1}'s LIST got {_said(reply)}", hint="protocol", sent=what + f"; {fast1} asks LIST",
@@ -1409,7 +1610,15 @@ def _(student, ctx):
         if not piece:
             break
         total += len(piece)
-    return passed(f"dropped after {total:,} bytes reached it")
+    # abort() throws away what waits in the server; only what the kernel's buffers held (well under 1 MiB
+    # with a 64 KiB send buffer and a 4 KiB receive buffer) can still reach the user.
+    if total > ROOM_LIMIT:
+        return failed(f"{slow_name} is off the LIST, but {total:,} bytes still reached it before its connection "
+                      f"ended: it was closed, sending all that waited, instead of aborted", hint="drop-slow",
+                      sent=what + f"; then {slow_name} reads all it can",
+                      expected=f"the end at once (transport.abort()): at most what the kernel holds, far less "
+                      f"than {ROOM_LIMIT:,} bytes", got=f"{total:,} bytes, then the end")
+    return passed(f"dropped; then {total:,} bytes from the kernel's buffers reached it")
 
 
 @q3.condition("byte-by-byte", "a login and a SEND that arrive one byte at a time (link chunk=1)", graded_only=True)

@@ -153,3 +153,17 @@ def test_a_very_low_descriptor_limit_skips_with_a_sentence():
     for qid, found in _with_limit(300).items():
         assert found["status"] == "skipped", (qid, found)
         assert found["message"].startswith("this machine lets a process open too few descriptors"), (qid, found)
+
+
+def test_a_wrong_shout_answer_is_named_by_its_symptom():
+    """q2's report says what is wrong with an answer by what came back, not by the condition that saw it."""
+    sent = b"client 3 says hello\nclient 3 says world\n"
+    assert ch04._answers(sent) == b"1 CLIENT 3 SAYS HELLO\n2 CLIENT 3 SAYS WORLD\n"
+    problem, hint = ch04._answer_problem(sent, b"7 CLIENT 3 SAYS HELLO\n8 CLIENT 3 SAYS WORLD\n")
+    assert (problem, hint) == ("had its lines numbered 7, 8, not 1, 2", "numbering")
+    for form in (b"1: CLIENT 3 SAYS HELLO\n2: CLIENT 3 SAYS WORLD\n", b"1 client 3 says hello\n2 client 3 says world\n",
+                 b"1  CLIENT 3 SAYS HELLO\n2  CLIENT 3 SAYS WORLD\n"):
+        assert ch04._answer_problem(sent, form)[1] == "format", form
+    # One recv() taken for one line: the second answer has no number of its own.
+    assert ch04._answer_problem(sent, b"1 CLIENT 3 SAYS HELLO\nCLIENT 3 SAYS WORLD\n")[1] == "line-buffer"
+    assert ch04._answer_problem(sent, b"1 C\n2 L\n3 I\n")[1] == "line-buffer"
