@@ -102,6 +102,7 @@ def test_every_hint_a_condition_names_exists():
     named |= set(re.findall(r'error_hint="([a-z-]+)"', source))
     named |= set(re.findall(r'too_many="([a-z-]+)"', source))
     named |= set(re.findall(r'wrong_hint="([a-z-]+)"', source))
+    named |= set(re.findall(r'extra_hint="([a-z-]+)"', source))
     named |= set(re.findall(r'hint = "([a-z-]+)"', source))
     named |= set(re.findall(r'"([a-z-]+)" if ', source))  # the hints a verdict picks by the error's type
     hints = set().union(*(q.hints for q in ch02.QUESTIONS))
@@ -140,3 +141,11 @@ def test_pongs_right_at_the_timeout_count_either_way():
     assert truth.fates(0.2) == (1, 1)
     assert truth.fates(0.5) == (2, 0)
     assert truth.fates(0.6) == (2, 1)
+
+
+def test_the_reorder_condition_sends_the_newest_first_then_the_two_before_in_order():
+    # An answer that compares with the last arrival keeps n-1 here; one that keeps the newest keeps n.
+    updates = [ch02.UPDATE.pack(player, seq, 0.0, 0.0) for seq in range(5) for player in (1, 2)]
+    sent = [ch02.UPDATE.unpack(u)[:2] for u in ch02._rotate_last(updates, 2)]
+    assert sent[:4] == [(1, 0), (2, 0), (1, 1), (2, 1)]
+    assert sent[4:] == [(1, 4), (1, 2), (1, 3), (2, 4), (2, 2), (2, 3)]

@@ -1,6 +1,6 @@
 """q4 with one mistake: it listens until the port has been quiet for 0.1 s, not for `duration`."""
 QUESTION = "02_udp.q4"
-EXPECT = {"fails": ["steady"], "hint": "duration", "only": ["steady"]}
+EXPECT = {"fails": ["plain", "loss"], "hint": "duration", "only": ["plain", "loss"]}
 import struct
 
 UPDATE = struct.Struct("!HHff")
