@@ -18,9 +18,10 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import nbformat
+import psutil
 import pytest
 
-from sockcourse.homework import assign
+from sockcourse.homework import assign, grade
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCES = assign.find_sources(REPO / "homework-source")
@@ -68,10 +69,15 @@ def builds(tmp_path_factory):
              + [("wrong", SOURCES[0])])
     out = tmp_path_factory.mktemp("assign")
     # spawn: the test process runs threads, and a forked child could inherit one of their locks held.
-    with ProcessPoolExecutor(max_workers=JOBS, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {(kind, path): pool.submit(_build, kind, str(path), str(out / f"{kind}-{path.stem}"))
-                   for kind, path in tasks}
-        return {task: future.result(timeout=600) for task, future in futures.items()}
+    try:
+        with ProcessPoolExecutor(max_workers=JOBS, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {(kind, path): pool.submit(_build, kind, str(path), str(out / f"{kind}-{path.stem}"))
+                       for kind, path in tasks}
+            results = {task: future.result(timeout=600) for task, future in futures.items()}
+    finally:
+        # The pool's resource tracker would outlive it, a child of this test process for the rest of the run.
+        grade.stop_multiprocessing_helpers()
+    return results
 
 
 @pytest.fixture
@@ -179,3 +185,8 @@ def test_a_grading_that_differs_is_told_apart(built, path):
     qid = next(iter(changed["questions"]))
     changed["questions"][qid]["conditions"][-1]["status"] = "skipped"
     assert assign._fingerprint(first) != assign._fingerprint(changed)
+
+
+def test_the_builds_leave_no_process_behind(builds):
+    """Last in this file on purpose: after the pool, no child of this process is left (the tests after it count them)."""
+    assert psutil.Process().children(recursive=True) == []
