@@ -1116,6 +1116,9 @@ def _play(student, ctx, updates: list[bytes], *, what: str, duration: float = 0.
     relay = ctx.link(sock.getsockname(), transport="udp", **(settings or {}))
     sender = ctx.own(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
     stranger = ctx.own(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+    for unbound in (sender, stranger):
+        # Bound here, on loopback: a first sendto() would otherwise bind it to every interface.
+        unbound.bind(("127.0.0.1", 0))
     done = threading.Event()
     players = len({UPDATE.unpack(u)[0] for u in updates})
     cut = len(updates) - TAIL_ROUNDS * players if tail is not None else len(updates)
