@@ -1184,11 +1184,8 @@ def _room(student, ctx, *, small: bool = False, backlog: int = 128, trace: bool 
     except Exception as exc:  # noqa: BLE001 - serve_async refuses a handle that is not async, in a sentence
         return None, failed(f"serve_async(room.handle) refused it: {exc}", hint="protocol",
                             expected="async def handle(self, reader, writer)")
-    if trace:
-        # ctx.serve() starts only threaded servers; this list is what a replay shows the traces of.
-        with contextlib.suppress(AttributeError):
-            ctx._servers.append(server)
-    return ctx.own(server), None
+    # Adopted, so a replay shows the chat server's trace beside the link's record.
+    return (ctx.adopt(server) if trace else ctx.own(server)), None
 
 
 class _User:

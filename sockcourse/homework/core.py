@@ -43,6 +43,8 @@ import warnings
 import weakref
 from pathlib import Path
 
+from ..core.addresses import family_for
+from ..core.binding import open_socket
 from ..core.errors import ArgumentError, describe
 from ..core.lifecycle import running
 from ..link import link as start_link
@@ -208,7 +210,10 @@ class Ctx:
 
     def serve(self, handler, **options):
         """sockcourse.serve() for `handler`, owned by this condition; student errors are kept, not raised."""
-        server = start_server(self.wrap(handler), **options)
+        return self.adopt(start_server(self.wrap(handler), **options))
+
+    def adopt(self, server):
+        """Own a server the condition started itself (serve_async, say); a replay shows its trace too."""
         self._servers.append(server)
         return self.own(server)
 
@@ -221,9 +226,8 @@ class Ctx:
 
     def listener(self, host: str = "127.0.0.1") -> socket.socket:
         """A listening TCP socket on loopback, port 0, owned by this condition."""
-        sock = self.own(socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET))
-        sock.bind((host, 0))
-        sock.listen(16)
+        sock = self.own(open_socket(family_for(host), socket.SOCK_STREAM, host=host, port=0, backlog=16,
+                                    what="the check's listener").sock)
         sock.settimeout(self.budget)
         return sock
 
