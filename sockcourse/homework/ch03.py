@@ -206,11 +206,19 @@ def _what_happened(before, after) -> str:
 @q1.condition("fresh", "nothing at the path yet: a listening socket")
 def _(student, ctx):
     path = os.path.join(ctx.tmpdir, _sock_name(ctx))
-    outcome = _call_bind(ctx, student, path)
-    what = f"bind_unix(<tmp>/{os.path.basename(path)}), nothing at that path"
+    return _binds(ctx, student, path, what=f"bind_unix(<tmp>/{os.path.basename(path)}), nothing at that path",
+                  hint="bind-listen", expected="a listening socket bound to the path")
+
+
+def _binds(ctx, student, path: str, *, what: str, hint, expected: str, **call):
+    """The verdict on bind_unix(path) where it must succeed: a listening socket bound to `path`.
+
+    hint: the hint when the call does not return, or a function of the Outcome that picks it.
+    """
+    outcome = _call_bind(ctx, student, path, **call)
     if not outcome.returned:
-        return failed(f"your function {_did(outcome)}", hint="bind-listen", sent=what,
-                      expected="a listening socket bound to the path")
+        return failed(f"your function {_did(outcome)}", hint=hint(outcome) if callable(hint) else hint,
+                      sent=what, expected=expected)
     problem = _problem_with(outcome.value, path)
     if problem:
         return failed(problem, hint="bind-listen", sent=what, expected="a listening AF_UNIX stream socket")
@@ -224,15 +232,9 @@ def _(student, ctx):
         dead.bind(path)
         dead.listen()
     # Closed without unlink(): what a killed server leaves (chapter 03, section 4).
-    what = "bind_unix(path) where a socket file is left by a closed server (connect() is refused)"
-    outcome = _call_bind(ctx, student, path)
-    if not outcome.returned:
-        return failed(f"your function {_did(outcome)}", hint="remove-stale", sent=what,
-                      expected="the stale file removed, and a new listening socket")
-    problem = _problem_with(outcome.value, path)
-    if problem:
-        return failed(problem, hint="bind-listen", sent=what, expected="a listening AF_UNIX stream socket")
-    return passed()
+    return _binds(ctx, student, path, what="bind_unix(path) where a socket file is left by a closed server "
+                  "(connect() is refused)", hint="remove-stale",
+                  expected="the stale file removed, and a new listening socket")
 
 
 @q1.condition("live", "a live server at the path: OSError(EADDRINUSE), and the server keeps its file")
@@ -346,18 +348,10 @@ def _(student, ctx):
         return skipped(f"this machine's temporary folder, {ctx.tmpdir!r}, is too long to make a path of "
                        f"{MAX_PATH_BYTES} bytes in it")
     path = _long_path(ctx, MAX_PATH_BYTES)
-    what = f"bind_unix(path) with a path of exactly {MAX_PATH_BYTES} bytes (the longest that fits)"
-    outcome = _call_bind(ctx, student, path, budget=2.0)
-    if outcome.raised and isinstance(outcome.error, ValueError):
-        return failed(f"your function {_did(outcome)}", hint="longest-fits", sent=what,
-                      expected="a listening socket bound to the path")
-    if not outcome.returned:
-        return failed(f"your function {_did(outcome)}", hint="bind-listen", sent=what,
-                      expected="a listening socket bound to the path")
-    problem = _problem_with(outcome.value, path)
-    if problem:
-        return failed(problem, hint="bind-listen", sent=what, expected="a listening AF_UNIX stream socket")
-    return passed()
+    return _binds(ctx, student, path, budget=2.0,
+                  what=f"bind_unix(path) with a path of exactly {MAX_PATH_BYTES} bytes (the longest that fits)",
+                  hint=lambda outcome: "longest-fits" if outcome.raised and isinstance(outcome.error, ValueError)
+                  else "bind-listen", expected="a listening socket bound to the path")
 
 
 def _unix_sockets() -> dict[int, str]:
