@@ -21,6 +21,7 @@ import struct
 import threading
 import time
 
+from ..core.errors import describe
 from ..core.sockets import abort
 from ..servers.threaded import serve
 from .core import Question, failed, passed, plural, still_open, summary as _summary, text
@@ -131,8 +132,9 @@ def _compare(got, expected, *, what, hint="partial-recv"):
     return passed()
 
 
-def _send_and_close(peer, data: bytes, *, pieces: list[bytes] | None = None) -> None:
-    for piece in pieces or [data]:
+def _send_and_close(peer, *pieces: bytes) -> None:
+    """Send each piece with its own sendall(), then half-close: the clean end of the stream."""
+    for piece in pieces:
         peer.sendall(piece)
     peer.shutdown(socket.SHUT_WR)
 
@@ -141,7 +143,7 @@ def _send_and_close(peer, data: bytes, *, pieces: list[bytes] | None = None) -> 
 def _(student, ctx):
     frames = _frames(ctx.rng, 3)
     peer, mine = ctx.pair()
-    _send_and_close(peer, b"", pieces=[_frame(k, b) for k, b in frames])
+    _send_and_close(peer, *[_frame(k, b) for k, b in frames])
     return _judge_frames(ctx.call(_drain, student, mine), frames, what=f"3 frames: {text(frames)}")
 
 
@@ -325,16 +327,22 @@ def _expected(commands: list[bytes]) -> bytes:
 
 
 def _read_all(sock, limit: int = 1 << 20) -> bytes:
+    return _read_to_end(sock, limit)[0]
+
+
+def _read_to_end(sock, limit: int = 1 << 20) -> tuple[bytes, bool]:
+    """What the peer sends until it closes, a silence as long as the socket's timeout, or `limit` bytes;
+    and whether it was the peer's close (b'') that ended it."""
     data = bytearray()
     while len(data) < limit:
         try:
             chunk = sock.recv(65536)
         except (socket.timeout, ConnectionResetError):
-            break
+            return bytes(data), False
         if not chunk:
-            break
+            return bytes(data), True
         data += chunk
-    return bytes(data)
+    return bytes(data), False
 
 
 def _exchange(student, ctx, commands: list[bytes], *, link=None, ending=b"\n", close=True):
@@ -424,23 +432,14 @@ def _(student, ctx):
     server = ctx.serve(student, idle_timeout=ctx.budget + 2)  # the server's own limit must not do the work
     client = ctx.own(socket.create_connection(server.address, timeout=1.0))
     client.sendall(b"SET big " + b"y" * 2040)  # no newline, and the client keeps the connection open
-    got, closed = bytearray(), False
-    while len(got) < 4096:  # until the handler closes (b''), or 1 s of silence
-        try:
-            piece = client.recv(4096)
-        except (socket.timeout, ConnectionResetError):
-            break
-        if not piece:
-            closed = True
-            break
-        got += piece
+    got, closed = _read_to_end(client, 4096)  # until the handler closes, or 1 s of silence
     if ctx.not_attempted:
         return passed()
     if got != b"ERR line too long\n" or not closed:
         return failed("the server did not refuse the long line and close within a second", hint="line-limit",
                       sent="2,048 bytes with no newline; the client then waits",
                       expected=text(b"ERR line too long\n") + ", then the end",
-                      got=(text(bytes(got)) if got else "nothing") + ("" if closed else ", and the connection stayed open"))
+                      got=(text(got) if got else "nothing") + ("" if closed else ", and the connection stayed open"))
     return passed()
 
 
@@ -547,7 +546,7 @@ def _judge_upload(ctx, outcome, data: bytes, seen: dict, *, what: str, empty_hin
         return failed(f"your function {outcome.text()}; the server was still waiting for the end of the upload",
                       hint="half-close", sent=what, expected=text(want))
     if outcome.raised:
-        return failed(f"your function raised {describe_short(outcome.error)}", hint="close-too-early",
+        return failed(f"your function raised {describe(outcome.error)}", hint="close-too-early",
                       sent=what, expected=text(want), where=outcome.where or None)
     if seen.get("bytes", len(data)) != len(data):
         return failed(f"the server received {seen['bytes']:,} of the {len(data):,} bytes", hint="send-everything",
@@ -561,10 +560,6 @@ def _judge_upload(ctx, outcome, data: bytes, seen: dict, *, what: str, empty_hin
         return failed("the reply your function returned is not the whole reply the server sent", hint=hint,
                       sent=what, expected=text(want), got=text(bytes(got)))
     return passed()
-
-
-def describe_short(exc) -> str:
-    return f"{type(exc).__name__}: {exc}"
 
 
 @q3.condition("small", "10 bytes")
