@@ -171,6 +171,20 @@ def test_repo2docker_builds_from_binder_environment_with_ci_python_and_postbuild
     assert f"environment.py-{major_minor}-linux-64.lock" in decoded, f"the Dockerfile does not build Python {major_minor}:\n{decoded}"
     assert f"python={major_minor}" in proc.stderr
     assert "RUN ./binder/postBuild" in dockerfile
+    # Chapter 06 runs compilers and strace: the image must install what binder/apt.txt lists, and
+    # apt.txt must list a JDK, rustc, Node.js and strace (gcc comes with repo2docker's base image).
+    wanted = _apt_packages()
+    assert {"default-jdk-headless", "rustc", "nodejs", "strace"} <= set(wanted), \
+        f"binder/apt.txt lists {wanted}; chapter 06 needs a JDK, rustc, nodejs and strace there."
+    installs = [line for line in dockerfile.splitlines() if "apt-get install" in line]
+    assert any(all(re.search(rf"(?<![\w.+-]){re.escape(p)}(?![\w.+-])", line) for p in wanted) for line in installs), \
+        f"no apt-get install line of the Dockerfile installs {wanted}:\n" + "\n".join(installs)
+
+
+def _apt_packages():
+    path = ROOT / "binder" / "apt.txt"
+    assert path.exists(), "binder/apt.txt is missing; chapter 06 needs Java, Rust, Node.js and strace on Binder."
+    return [line.partition("#")[0].strip() for line in path.read_text().splitlines() if line.partition("#")[0].strip()]
 
 
 # --- CI and the README ----------------------------------------------------------------------
