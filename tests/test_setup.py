@@ -26,7 +26,8 @@ needs_make = pytest.mark.skipif(MAKE is None, reason="GNU make is not installed 
 
 BADGE_URL = "https://mybinder.org/v2/gh/sockcourse/sockcourse/HEAD?urlpath=lab/tree/notebooks"
 BADGE_IMAGE = "https://mybinder.org/badge_logo.svg"
-CONDA_SPEC = re.compile(r"^(?P<name>[A-Za-z0-9_.\-]+)\s*(?:>=\s*(?P<low>[0-9][^\s,]*))?$")
+# An upper bound may follow the lower one (pymodbus>=3.16,<4), in conda's syntax and pip's alike.
+CONDA_SPEC = re.compile(r"^(?P<name>[A-Za-z0-9_.\-]+)\s*(?:>=\s*(?P<low>[0-9][^\s,]*))?(?:,<\s*(?P<high>[0-9][^\s,]*))?$")
 
 
 def _norm(name):
