@@ -22,10 +22,14 @@ from .tls import byte_values, certificate_checks, handshake_costs, handshake_lad
 from .unix import fd_passing, latency_comparison, message_boundaries, throughput_comparison
 from .udp import datagram_fates, datagram_layout, update_delays
 from .many import accept_queue, scaling, service_timeline
+from .javautf import writeutf_layout
+from .modbus import frame_layout
+from .syscalls import side_by_side
 
 __all__ = ["CONNECTION_COLOURS", "MILESTONES", "PALETTE", "ROLE_COLOURS", "history_timeline", "layer_models",
            "sequence_diagram", "socket_name_bits", "state_diagram", "timeline",
            "fd_passing", "latency_comparison", "message_boundaries", "throughput_comparison",
            "datagram_fates", "datagram_layout", "update_delays",
            "byte_values", "certificate_checks", "handshake_costs", "handshake_ladders",
-           "accept_queue", "scaling", "service_timeline"]
+           "accept_queue", "scaling", "service_timeline",
+           "writeutf_layout", "frame_layout", "side_by_side"]
