@@ -23,6 +23,7 @@ CHAPTERS = {
     "03_unix": "sockcourse.homework.ch03",
     "04_async": "sockcourse.homework.ch04",
     "05_tls": "sockcourse.homework.ch05",
+    "06_languages": "sockcourse.homework.ch06",
 }
 
 __all__ = ["CHAPTERS", "chapter", "available"]

@@ -1,0 +1,29 @@
+"""q2 with one mistake: no check of count, so 126 registers are asked for."""
+QUESTION = "06_languages.q2"
+EXPECT = {"fails": ["limit"], "hint": "limit", "passes": ["request", "ten"]}
+import struct
+
+
+class ModbusError(Exception):
+    def __init__(self, code):
+        super().__init__(f"Modbus exception {code}")
+        self.code = code
+
+
+def _recv_exactly(sock, size):
+    data = b""
+    while len(data) < size:
+        piece = sock.recv(size - len(data))
+        if not piece:
+            raise ConnectionError(f"the connection ended {size - len(data)} bytes short")
+        data += piece
+    return data
+
+
+def answer(sock, unit, start, count):
+    sock.sendall(struct.pack(">HHHBBHH", 1, 0, 6, unit, 3, start, count))
+    tid, _, length, got_unit = struct.unpack(">HHHB", _recv_exactly(sock, 7))
+    pdu = _recv_exactly(sock, length - 1)
+    if pdu[0] & 0x80:
+        raise ModbusError(pdu[1])
+    return list(struct.unpack(f">{pdu[1] // 2}H", pdu[2:]))
