@@ -24,6 +24,8 @@ import pytest
 import sockcourse
 from sockcourse.homework import ch03, ch03_peers
 
+from . import leftovers
+
 HERE = Path(__file__).parent
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="chapter 03's homework checks need Linux")
@@ -55,41 +57,11 @@ def solutions():
     return load(HERE / "solutions" / "ch03.py")
 
 
-def _descriptors() -> int:
-    return len(os.listdir("/proc/self/fd"))
-
-
-def _children() -> list[int]:
-    """Our child processes that still exist (zombies included)."""
-    me, found = str(os.getpid()), []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[1] == me:
-            found.append(int(entry))
-    return found
-
-
-def _settle(before_threads: set, timeout: float = 2.0) -> list:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        extra = [t for t in threading.enumerate() if t not in before_threads and t.is_alive()]
-        if not extra:
-            return []
-        time.sleep(0.02)
-    return extra
-
-
 def test_each_check_twice_leaves_nothing_behind_and_keeps_to_its_time(solutions):
     """Public once, graded twice, each question within the time a check may take (8 s public, 10 s graded)."""
     for question in ch03.QUESTIONS:
         question.run(getattr(solutions, question.answer), only=question.conditions[0].id)  # warm up lazy imports
-    threads, fds, children = set(threading.enumerate()), _descriptors(), _children()
+    threads, fds, kids = set(threading.enumerate()), leftovers.descriptors(), leftovers.children()
     for graded, limit in ((False, 8.0), (True, 10.0), (True, 10.0)):
         for question in ch03.QUESTIONS:
             result = question.run(getattr(solutions, question.answer), graded=graded)
@@ -97,33 +69,33 @@ def test_each_check_twice_leaves_nothing_behind_and_keeps_to_its_time(solutions)
             assert not result.notes, result.text()
             assert result.seconds < limit, f"{question.id} took {result.seconds:.1f} s (graded={graded})"
     assert sockcourse.running() == []
-    assert _settle(threads) == []
-    assert _descriptors() == fds
-    assert _children() == children
+    assert leftovers.settle(threads) == []
+    assert leftovers.descriptors() == fds
+    assert leftovers.children() == kids
 
 
 def test_an_answer_that_never_stops_is_abandoned_and_still_ends():
     """The `"DONE"`-as-str server spins on a shut socket; closing it at the end makes its recvfrom() raise."""
     wrong = load(HERE / "wrong" / "ch03_q2_done_as_str.py")
-    threads, fds = set(threading.enumerate()), _descriptors()
+    threads, fds = set(threading.enumerate()), leftovers.descriptors()
     result = ch03.q2.run(wrong.answer, only="done")
     assert result.failed_ids() == ["done"]
     assert result.conditions[0].hint_id == "ch03.q2.done-bytes"
-    assert _settle(threads) == []
-    assert _descriptors() == fds
+    assert leftovers.settle(threads) == []
+    assert leftovers.descriptors() == fds
     assert sockcourse.running() == []
 
 
 def test_the_busy_server_is_released_when_a_probe_blocks():
     """A probe without a timeout waits on a full queue; the check closes the listener, and nothing is left."""
     wrong = load(HERE / "wrong" / "ch03_q1_probe_blocks.py")
-    threads, fds = set(threading.enumerate()), _descriptors()
+    threads, fds = set(threading.enumerate()), leftovers.descriptors()
     started = time.monotonic()
     result = ch03.q1.run(wrong.answer, graded=True, only="busy")
     assert time.monotonic() - started < 4.0
     assert result.conditions[0].hint_id == "ch03.q1.probe-timeout"
-    assert _settle(threads) == []
-    assert _descriptors() <= fds + 1  # the worker's returned socket may wait for the garbage collector
+    assert leftovers.settle(threads) == []
+    assert leftovers.descriptors() <= fds + 1  # the worker's returned socket may wait for the garbage collector
 
 
 def test_without_so_peercred_q4_skips_with_a_sentence(solutions, monkeypatch):

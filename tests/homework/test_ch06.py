@@ -20,7 +20,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -30,6 +29,8 @@ from sockcourse.homework import ch06, ch06_peers
 from sockcourse.peers import native, toolchains
 from sockcourse.peers.process import Peer
 from sockcourse.protocols import javautf
+
+from . import leftovers
 
 HERE = Path(__file__).parent
 
@@ -60,43 +61,11 @@ def solutions():
     return load(HERE / "solutions" / "ch06.py")
 
 
-def _descriptors() -> int:
-    return len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 0
-
-
-def _children() -> list[int]:
-    """Our child processes that still exist (zombies included); empty where /proc is missing."""
-    me, found = str(os.getpid()), []
-    if not os.path.isdir("/proc"):
-        return found
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[1] == me:
-            found.append(int(entry))
-    return found
-
-
-def _settle(before_threads: set, timeout: float = 2.0) -> list:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        extra = [t for t in threading.enumerate() if t not in before_threads and t.is_alive()]
-        if not extra:
-            return []
-        time.sleep(0.02)
-    return extra
-
-
 def test_each_check_twice_leaves_nothing_behind(solutions):
     """Public once, graded twice: full marks, no notes, and nothing left: servers, threads, descriptors, children."""
     for question in ch06.QUESTIONS:  # warm up: lazy imports (pymodbus), the builds, the first JVM
         question.run(getattr(solutions, question.answer), only=question.conditions[0].id)
-    threads, fds, children = set(threading.enumerate()), _descriptors(), _children()
+    threads, fds, kids = set(threading.enumerate()), leftovers.descriptors(), leftovers.children()
     took = []
     for graded in (False, True, True):
         for question in ch06.QUESTIONS:
@@ -107,9 +76,9 @@ def test_each_check_twice_leaves_nothing_behind(solutions):
                 assert not result.notes, result.text()
     print("; ".join(took))  # the times, for a human who runs with -s; no assertion on them
     assert sockcourse.running() == []
-    assert _settle(threads) == []
-    assert _descriptors() == fds
-    assert _children() == children
+    assert leftovers.settle(threads) == []
+    assert leftovers.descriptors() == fds
+    assert leftovers.children() == kids
 
 
 def test_without_java_or_a_compiler_the_stand_ins_play_and_say_so(solutions, monkeypatch):
@@ -230,12 +199,12 @@ def test_the_c_sensor_refuses_another_host_and_bad_arguments():
 def test_an_answer_that_waits_for_ever_is_abandoned_and_leaves_nothing():
     """Skipping a response from another unit waits for one that never comes; the check's budget ends it."""
     wrong = load(HERE / "wrong" / "ch06_q2_skips_other_unit.py")
-    threads, fds = set(threading.enumerate()), _descriptors()
+    threads, fds = set(threading.enumerate()), leftovers.descriptors()
     result = ch06.q2.run(wrong.answer, graded=True, only="unit")
     assert result.failed_ids() == ["unit"]
     assert result.conditions[0].hint_id == "ch06.q2.unit-check"
-    assert _settle(threads) == []
-    assert _descriptors() == fds
+    assert leftovers.settle(threads) == []
+    assert leftovers.descriptors() == fds
     assert sockcourse.running() == []
 
 
