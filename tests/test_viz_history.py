@@ -1,4 +1,4 @@
-"""Tests of chapter 00's pictures (sockcourse.viz.history): the timeline, the layer models, socket names as bits.
+"""Tests of chapter 00's pictures (sockcourse.viz.history): timeline, layer models, socket names, RFC 123's ICP.
 
 The pictures are checked by what was drawn (labels, boxes, bit cells and
 where they sit once the figure is rendered), with real sockets where a
@@ -45,7 +45,7 @@ def label_box(boxes, i):
 # -- the milestones as data ---------------------------------------------------------------------
 def test_every_rfc_milestone_links_to_its_own_rfc():
     rfcs = [m for m in MILESTONES if m.title.startswith("RFC ")]
-    assert len(rfcs) == 7  # RFCs 147, 433, 675, 793, 1122, 8446 and 9000
+    assert {m.title for m in rfcs} == {f"RFC {n}" for n in (33, 147, 349, 433, 675, 793, 1122, 8446, 9000)}
     for m in rfcs:
         number = m.title.split()[1]
         assert m.source == f"https://www.rfc-editor.org/rfc/rfc{number}", m
@@ -53,15 +53,23 @@ def test_every_rfc_milestone_links_to_its_own_rfc():
 
 def test_the_milestones_the_chapter_tells_are_there_with_their_dates():
     by_title = {m.title: m for m in MILESTONES}
+    # The story starts with RFC 33, where a pair of sockets names a connection (its page 6).
+    assert by_title["RFC 33"].when == datetime.date(1970, 2, 12) and "pair of sockets" in by_title["RFC 33"].detail
     assert by_title["RFC 147"].when == datetime.date(1971, 5, 7)
-    assert "32-bit" in by_title["RFC 147"].detail
-    assert by_title["RFC 433"].when == datetime.date(1972, 12, 22)
+    assert "32-bit" in by_title["RFC 147"].detail and "restated" in by_title["RFC 147"].detail
+    # RFC 349 proposed the first list of socket numbers; RFC 433 made it official.
+    assert by_title["RFC 349"].when == datetime.date(1972, 5, 30) and "first list" in by_title["RFC 349"].detail
+    assert by_title["RFC 433"].when == datetime.date(1972, 12, 22) and "first" not in by_title["RFC 433"].detail
     assert by_title["flag day"].when == datetime.date(1983, 1, 1)
-    assert by_title["4.2BSD"].precision == "year" and by_title["4.2BSD"].track == "api"
+    # 4.2BSD's official release is known to the month: August 1983.
+    bsd = by_title["4.2BSD"]
+    assert (bsd.when.year, bsd.when.month, bsd.precision, bsd.track) == (1983, 8, "month", "api")
+    assert bsd.date_text == "Aug 1983"
     assert by_title["POSIX.1"].when.year == 1988 and "no sockets" in by_title["POSIX.1"].detail
     assert by_title["AF_UNIX on Windows 10"].when == datetime.date(2017, 12, 19)
     assert {m.track for m in MILESTONES} == {"wire", "api"}
     assert all(m.source for m in MILESTONES)
+    assert min(MILESTONES, key=lambda m: m.x).title == "RFC 33"
 
 
 def test_a_milestone_sits_in_the_middle_of_what_its_date_names():
@@ -123,7 +131,7 @@ def test_protocols_go_right_the_api_left_in_time_order_with_leaders_from_their_d
         open_dot = to_rgba(dot.get_markerfacecolor()) == to_rgba("white")
         assert open_dot == (m.precision == "year"), m
     assert ax.get_ylim()[0] > ax.get_ylim()[1], "the earliest year must be at the top"
-    assert "1971" in ax.get_title() and "2021" in ax.get_title()
+    assert "1970" in ax.get_title() and "2021" in ax.get_title()
 
 
 def test_a_crowded_year_still_gets_readable_separate_labels():
@@ -186,6 +194,18 @@ def test_layer_models_draw_seven_osi_layers_beside_rfc_1122s_four():
         assert box.get_y() == pytest.approx(osi[low - 1].get_y())
         assert box.get_y() + box.get_height() == pytest.approx(osi[high - 1].get_y() + osi[high - 1].get_height())
     assert "TCP, UDP" in names["internet-examples:Transport"]
+    assert "QUIC" not in names["internet-examples:Application"]  # QUIC is a transport (RFC 9000's title)
+
+
+def test_quic_is_drawn_as_a_transport_whose_code_runs_above_the_socket_api():
+    ax = viz.layer_models()
+    api_y = next(line for line in ax.get_lines() if line.get_gid() == "socket-api").get_ydata()[0]
+    quic, transport = patch(ax, "quic"), patch(ax, "internet:Transport")
+    assert quic.get_y() > api_y  # in the program, over a UDP socket
+    assert quic.get_facecolor() == transport.get_facecolor()  # the transport layer's colour
+    label = next(t for t in ax.texts if t.get_gid() == "quic-label").get_text()
+    assert "transport" in label and "UDP" in label and "RFC 9000" in label
+    assert "SOCK_RAW" in next(t for t in ax.texts if t.get_gid() == "raw-note").get_text()
 
 
 def test_the_socket_api_is_the_line_between_application_and_transport_and_between_program_and_kernel():
@@ -227,16 +247,30 @@ def test_the_bits_of_a_real_tcp_endpoint_and_of_rfc_433s_echo_socket():
     assert int(new[32:], 2) == endpoint[1] == server.port
 
     texts = {t.get_gid(): t.get_text() for t in ax.texts if t.get_gid()}
-    assert "odd" in texts["gender-note"] and "sending" in texts["gender-note"]
+    assert "odd" in texts["direction-note:ncp"] and "send" in texts["direction-note:ncp"]
     assert texts["brace:tcp:port"].endswith(f"= {server.port}")
     assert texts["brace:ncp:aen"].endswith("= 7")
-    assert patch(ax, "gender-bit").get_x() == 39  # the lowest bit of the 40
+    assert patch(ax, "direction-bit:ncp").get_x() == 39  # the lowest bit of the 40
+
+
+def test_rfc_33s_row_puts_the_host_between_the_user_number_and_the_aen():
+    # RFC 33, Figure 3: user number (24 bits), HOST number (8), AEN (8); the AEN's low bit: 1 = send.
+    ax = viz.socket_name_bits(host=0x2A, socket_number=0x010005_07, address=("127.0.0.1", 7))
+    bits = drawn_bits(ax, "rfc33")
+    assert len(bits) == 40
+    assert int(bits[:24], 2) == 0x010005 and int(bits[24:32], 2) == 0x2A and int(bits[32:], 2) == 7
+    assert drawn_bits(ax, "ncp") == format((0x2A << 32) | 0x01000507, "040b")  # the same bits, host first
+    texts = {t.get_gid(): t.get_text() for t in ax.texts if t.get_gid()}
+    assert texts["brace:rfc33:user"].endswith("= 65,541") and texts["brace:rfc33:host"].endswith("= 42")
+    assert "send" in texts["direction-note:rfc33"] and "RFC 33" in texts["row-title:rfc33"]
+    assert patch(ax, "direction-bit:rfc33").get_x() == 39
 
 
 def test_an_even_socket_number_is_drawn_as_receiving():
     ax = viz.socket_name_bits(host=255, socket_number=2 ** 32 - 2, address=("10.1.2.3", 65535))
     texts = {t.get_gid(): t.get_text() for t in ax.texts if t.get_gid()}
-    assert "even" in texts["gender-note"] and "receiving" in texts["gender-note"]
+    assert "even" in texts["direction-note:ncp"] and "receive" in texts["direction-note:ncp"]
+    assert "receive" in texts["direction-note:rfc33"]
     assert drawn_bits(ax, "ncp") == "1" * 39 + "0"
     assert drawn_bits(ax, "tcp")[32:] == "1" * 16
 
@@ -257,11 +291,60 @@ def test_bad_bits_input_gets_a_sentence_naming_the_value(kwargs, error, words):
     assert words in message and message.endswith(".") and ";" in message  # value, expectation; hint
 
 
+# -- RFC 123's Initial Connection Protocol ----------------------------------------------------------
+def test_the_icp_ladder_follows_rfc_123s_calls_with_the_numbers_filled_in():
+    ax = history.initial_connection(L=1, U=6, S=88)
+    texts = {t.get_gid(): t.get_text() for t in ax.texts if t.get_gid()}
+    # Every call of RFC 123's two sequences is written beside the side that makes it.
+    for row, (who, calls, _) in enumerate(history.ICP_STEPS):
+        sides = ("user", "server") if who == "both" else (who,)
+        assert [texts[f"call:{row}:{side}"] for side in sides] == calls.split(" | ")
+    wires = [texts[f"wire:{row}"] for row, step in enumerate(history.ICP_STEPS) if step[2]]
+    assert wires == ["asks to connect U = 6 with L = 1", "S = 88, sent over L → U",
+                     "U+1 = 7 → S = 88: the user's data", "S+1 = 89 → U = 6: the server's data"]
+    # Arrows point from the side that sends to the one that receives (user on the left at x=0).
+    arrows = {a.get_gid(): a for a in ax.texts if (a.get_gid() or "").startswith("arrow:")}
+    for row, (_, _, wire) in enumerate(history.ICP_STEPS):
+        if wire:
+            source, target, _ = wire
+            arrow = arrows[f"arrow:{row}"]
+            assert (arrow.xyann[0], arrow.xy[0]) == ({"user": 0.0, "server": 1.0}[source],
+                                                     {"user": 0.0, "server": 1.0}[target])
+    assert ax.get_ylim()[0] > ax.get_ylim()[1], "time must run down"
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"L": 2}, "odd"), ({"U": 7}, "even"), ({"S": 89}, "even"), ({"L": -1}, "-1"), ({"S": 2 ** 32}, "4294967296"),
+])
+def test_the_icp_ladder_refuses_numbers_rfc_123_does_not_allow(kwargs, words):
+    with pytest.raises(ValueError) as caught:
+        history.initial_connection(**kwargs)
+    message = str(caught.value)
+    assert words in message and message.endswith(".") and ";" in message
+
+
+@pytest.mark.parametrize("draw", [
+    lambda: viz.history_timeline(), lambda: viz.layer_models(), lambda: viz.socket_name_bits(),
+    lambda: history.initial_connection(),
+], ids=["timeline", "layers", "bits", "icp"])
+def test_no_text_in_a_picture_is_smaller_than_9_points(draw):
+    # At a 1400 px window the notebook shows these about 970 px wide: 9 pt is then at least 10 px.
+    ax = draw()
+    fig = ax.figure
+    texts = [t for t in fig.findobj(matplotlib.text.Text) if t.get_text().strip()]
+    assert texts
+    smallest = min(texts, key=lambda t: t.get_fontsize())
+    assert smallest.get_fontsize() >= 9, f"{smallest.get_text()!r} is {smallest.get_fontsize():.1f} pt"
+    assert fig.get_figwidth() <= 11.2  # wider would shrink 9 pt below 9 px in a 970 px output area
+    plt.close(fig)
+
+
 def test_drawing_changes_no_global_matplotlib_state():
     before = dict(matplotlib.rcParams)
-    fig, axes = plt.subplots(1, 3, figsize=(20, 8))
+    fig, axes = plt.subplots(1, 4, figsize=(26, 8))
     viz.history_timeline(ax=axes[0])
     viz.layer_models(ax=axes[1])
     viz.socket_name_bits(ax=axes[2])
+    assert history.initial_connection(ax=axes[3]) is axes[3]
     assert plt.get_fignums() == [fig.number]
     assert dict(matplotlib.rcParams) == before

@@ -15,7 +15,7 @@ file only gathers their public names.
 """
 
 from .conversation import sequence_diagram, timeline
-from .history import MILESTONES, history_timeline, layer_models, socket_name_bits
+from .history import ICP_STEPS, MILESTONES, history_timeline, initial_connection, layer_models, socket_name_bits
 from .states import state_diagram
 from .style import CONNECTION_COLOURS, PALETTE, ROLE_COLOURS
 from .tls import byte_values, certificate_checks, handshake_costs, handshake_ladders
@@ -26,7 +26,7 @@ from .javautf import writeutf_layout
 from .modbus import frame_layout
 from .syscalls import side_by_side
 
-__all__ = ["CONNECTION_COLOURS", "MILESTONES", "PALETTE", "ROLE_COLOURS", "history_timeline", "layer_models",
+__all__ = ["CONNECTION_COLOURS", "ICP_STEPS", "MILESTONES", "initial_connection", "PALETTE", "ROLE_COLOURS", "history_timeline", "layer_models",
            "sequence_diagram", "socket_name_bits", "state_diagram", "timeline",
            "fd_passing", "latency_comparison", "message_boundaries", "throughput_comparison",
            "datagram_fates", "datagram_layout", "update_delays",
