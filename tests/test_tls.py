@@ -64,8 +64,10 @@ def test_authority_keeps_private_files_and_removes_them_on_close(ca):
     ca.close()  # safe twice
     assert not os.path.exists(ca.directory)
     assert ca not in registry.running()
-    with pytest.raises(tls.CertificateError, match=r"is closed, so it cannot issue a certificate"):
+    with pytest.raises(tls.CertificateError, match=r"is closed, so it cannot issue a certificate") as caught:
         ca.issue("localhost")
+    # In a notebook, a new authority alone would leave the contexts made from the old one behind.
+    assert "run again the cell that made it and the cells after it" in str(caught.value)
 
 
 def test_the_authority_has_the_one_lifecycle_of_everything_that_stops():
@@ -391,8 +393,8 @@ def test_cli_tls_server_talks_to_openssl_s_client(tmp_path):
             assert line.startswith("listening on 127.0.0.1:"), line
             where = line.split()[-1]
             client = subprocess.Popen(
-                ["openssl", "s_client", "-connect", where, "-servername", "localhost", "-CAfile", str(ca_file),
-                 "-verify_return_error"],
+                ["openssl", "s_client", "-connect", where, "-servername", "localhost", "-verify_hostname", "localhost",
+                 "-CAfile", str(ca_file), "-verify_return_error"],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             with client:
                 # Keep stdin open until the echo is back: at end of input s_client hangs up at once.
@@ -452,6 +454,32 @@ def test_openssl_s_client_does_run_for_a_loopback_address(ca, fake_openssl):
     assert result.returncode == 1 and not result.got_reply
 
 
+@pytest.mark.parametrize("servername, verify_name, options", [
+    ("localhost", True, "-servername localhost -verify_hostname localhost -CAfile"),
+    ("localhost", False, "-servername localhost -CAfile"),
+    ("127.0.0.1", True, "-noservername -verify_ip 127.0.0.1 -CAfile"),
+    ("::1", False, "-noservername -CAfile"),
+])
+def test_openssl_s_client_checks_the_name_unless_told_not_to(ca, fake_openssl, servername, verify_name, options):
+    # -servername only fills in SNI; the name is checked because -verify_hostname (-verify_ip) says so.
+    with sockcourse.serve(handlers.echo, tls=ca) as server:
+        tls.openssl_s_client(server.address, ca.ca_file, servername=servername, verify_name=verify_name, timeout=5)
+    assert f" {options} " in fake_openssl.read_text()
+
+
+def test_the_command_is_shown_as_typed_with_files_by_name_and_no_line_too_long():
+    result = tls.SClientResult(["openssl", "s_client", "-connect", "127.0.0.1:43445", "-servername", "localhost",
+                                "-verify_hostname", "localhost", "-CAfile", "/tmp/sockcourse-x1y2z3w4/ca.crt",
+                                "-verify_return_error"], 0, "", "", True)
+    shown = result.shown(width=80)
+    assert shown.replace(" \\\n    ", " ") == ("openssl s_client -connect 127.0.0.1:43445 -servername localhost "
+                                             "-verify_hostname localhost -CAfile ca.crt -verify_return_error")
+    assert all(len(line) <= 80 for line in shown.splitlines()) and len(shown.splitlines()) > 1
+    # An option and its value stay together on one line.
+    assert any("-CAfile ca.crt" in line for line in shown.splitlines())
+    assert all(not line.rstrip(" \\").endswith(("-CAfile", "-servername")) for line in shown.splitlines())
+
+
 def test_openssl_s_client_refuses_bad_arguments_in_a_sentence(ca, tmp_path):
     with pytest.raises(ValueError, match=r"Port 0 is not an address to connect to"):
         tls.openssl_s_client(("127.0.0.1", 0), ca.ca_file)
@@ -461,6 +489,8 @@ def test_openssl_s_client_refuses_bad_arguments_in_a_sentence(ca, tmp_path):
         tls.openssl_s_client(("127.0.0.1", 4433), ca.ca_file, send="hi")
     with pytest.raises(ValueError, match=r"The timeout must be a finite number of seconds, but got inf"):
         tls.openssl_s_client(("127.0.0.1", 4433), ca.ca_file, timeout=float("inf"))
+    with pytest.raises(TypeError, match=r"The verify_name must be True or False, but got 'yes'"):
+        tls.openssl_s_client(("127.0.0.1", 4433), ca.ca_file, verify_name="yes")
 
 
 @needs_openssl
@@ -472,6 +502,120 @@ def test_openssl_helper_verifies_and_reports_a_wrong_ca(ca, stranger):
     assert "ping" in good.lines("ping")
     assert not bad.got_reply and bad.returncode != 0
     assert bad.verify_line == "Verify return code: 20 (unable to get local issuer certificate)"
+
+
+@needs_openssl
+def test_openssl_refuses_a_certificate_for_another_name_only_when_asked_to_check_it(ca):
+    # The trap of many tutorials: -servername alone checks the chain, not the name.
+    other = ca.issue("other.example", label="other-name")
+    with sockcourse.serve(handlers.echo, tls=other) as server:
+        careless = tls.openssl_s_client(server.address, ca.ca_file, send=b"ping\n", verify_name=False)
+        careful = tls.openssl_s_client(server.address, ca.ca_file, send=b"ping\n")
+        by_address = tls.openssl_s_client(server.address, ca.ca_file, send=b"ping\n", servername="127.0.0.1")
+    assert careless.got_reply and careless.returncode == 0 and careless.verify_line == "Verify return code: 0 (ok)"
+    assert not careful.got_reply and careful.returncode == 1
+    assert careful.verify_line == "Verify return code: 62 (hostname mismatch)"
+    assert not by_address.got_reply and by_address.verify_line == "Verify return code: 64 (IP address mismatch)"
+    # And the course's certificate, which lists 127.0.0.1, passes the address check.
+    with sockcourse.serve(handlers.echo, tls=ca) as server:
+        good = tls.openssl_s_client(server.address, ca.ca_file, send=b"ping\n", servername="127.0.0.1")
+    assert good.got_reply and good.verify_line == "Verify return code: 0 (ok)"
+
+
+# -- the host-name rules: subjectAltName first, and Python's fallback to the subject's CN -------------
+def test_the_subject_alt_name_decides_and_the_common_name_is_only_a_fallback_python_can_switch_off(ca):
+    both = ca.issue("other.example", common_name="localhost", label="san-and-cn")
+    cn_only = ca.issue(common_name="localhost", label="cn-only")
+    # trustme writes an empty subjectAltName into cn_only: it lists no DNS name, which is what counts.
+    with sockcourse.serve(handlers.echo, tls=both) as server:
+        with pytest.raises(ssl.SSLCertVerificationError, match="Hostname mismatch"):
+            tls_exchange(server.address, ca.client_context())
+    with sockcourse.serve(handlers.echo, tls=cn_only) as server:
+        default = ca.client_context()
+        assert default.hostname_checks_common_name is True
+        assert tls_exchange(server.address, default)[0] == b"hello"
+        strict = ca.client_context()
+        strict.hostname_checks_common_name = False
+        with pytest.raises(ssl.SSLCertVerificationError, match="Hostname mismatch"):
+            tls_exchange(server.address, strict)
+
+
+# -- what a relay reads: the hello's versions, and the records in order -----------------------------
+def relayed_conversation(ca, context, server_context=None, letter=b"x" * 88):
+    with sockcourse.serve(handlers.echo, tls=server_context or ca.server_context()) as server, \
+            link(server.address, chunk=256, gap=0) as relay:
+        with socket.create_connection(relay.address, timeout=5) as raw:
+            with context.wrap_socket(raw, server_hostname="localhost") as client:
+                client.sendall(letter)
+                assert client.recv(1024) == letter
+    return relay.record
+
+
+def test_a_tls13_client_hello_names_three_versions(ca):
+    hops = relayed_conversation(ca, ca.client_context())
+    sent = b"".join(hop.data for hop in hops if hop.direction == "to_server")
+    versions = tls.client_hello_versions(sent)
+    assert (versions.record_version, versions.legacy_version) == (0x0301, 0x0303)
+    assert versions.supported_versions == (0x0304, 0x0303)  # TLS 1.3, and 1.2: the context's minimum
+    assert [row[2] for row in versions.rows()] == ["TLS 1.0", "TLS 1.2", "TLS 1.3, TLS 1.2"]
+    only13 = ca.client_context()
+    only13.minimum_version = ssl.TLSVersion.TLSv1_3
+    sent = b"".join(hop.data for hop in relayed_conversation(ca, only13) if hop.direction == "to_server")
+    assert tls.client_hello_versions(sent).supported_versions == (0x0304,)
+
+
+def test_hello_versions_refuse_what_is_not_a_client_hello_in_a_sentence(ca):
+    with pytest.raises(TypeError, match="Expected the bytes the client sent"):
+        tls.client_hello_versions("hello")
+    with pytest.raises(ValueError, match="do not start with a ClientHello"):
+        tls.client_hello_versions(b"GET / HTTP/1.1\r\n\r\n")
+    hops = relayed_conversation(ca, ca.client_context())
+    first = b"".join(hop.data for hop in hops if hop.direction == "to_server")
+    with pytest.raises(ValueError, match="The ClientHello ends inside its"):
+        tls.client_hello_versions(first[:60])
+
+
+def test_the_records_are_named_by_the_order_of_the_tls13_handshake(ca):
+    messages = tls.tls13_messages(tls.records_in_order(relayed_conversation(ca, ca.client_context())))
+    named = [(m.direction, m.holds, m.outer) for m in messages if m.holds is not None]
+    assert named == [
+        ("to_server", "ClientHello", "handshake"), ("to_client", "ServerHello", "handshake"),
+        ("to_client", "change_cipher_spec", "change_cipher_spec"),
+        ("to_client", "EncryptedExtensions", "application_data"), ("to_client", "Certificate", "application_data"),
+        ("to_client", "CertificateVerify", "application_data"), ("to_client", "Finished", "application_data"),
+        ("to_server", "change_cipher_spec", "change_cipher_spec"), ("to_server", "Finished", "application_data"),
+    ]
+    after = [m for m in messages if m.holds is None]
+    assert after and all(m.keys == "application" and m.outer == "application_data" for m in after)
+    # The letter and its echo are among them: 88 bytes, 1 byte of inner type, a 16-byte tag, the header.
+    assert {("to_server", 110), ("to_client", 110)} <= {(m.direction, m.size) for m in after}
+
+
+def test_mutual_tls_adds_the_three_messages_of_client_authentication(ca):
+    context = ca.client_context(ca.client_cert)
+    hops = relayed_conversation(ca, context, ca.server_context(require_client_cert=True))
+    names = [m.holds for m in tls.tls13_messages(tls.records_in_order(hops), mutual=True) if m.holds]
+    assert names == ["ClientHello", "ServerHello", "change_cipher_spec", "EncryptedExtensions", "CertificateRequest",
+                     "Certificate", "CertificateVerify", "Finished", "change_cipher_spec", "Certificate",
+                     "CertificateVerify", "Finished"]
+
+
+def test_records_of_tls12_or_cut_short_by_the_link_are_refused_in_a_sentence(ca):
+    old = ca.client_context()
+    old.maximum_version = ssl.TLSVersion.TLSv1_2
+    with pytest.raises(ValueError, match="does not look like a TLS 1.3 handshake"):
+        tls.tls13_messages(tls.records_in_order(relayed_conversation(ca, old)))
+    with sockcourse.serve(handlers.echo, tls=ca) as server, link(server.address, chunk=4096, gap=0) as relay:
+        with socket.create_connection(relay.address, timeout=5) as raw:
+            with ca.client_context().wrap_socket(raw, server_hostname="localhost") as client:
+                client.sendall(b"x")
+                client.recv(10)
+    with pytest.raises(ValueError, match=r"kept only 256 of the \d+ bytes of a piece.*chunk=256"):
+        tls.records_in_order(relay.record)
+    with pytest.raises(TypeError, match="Expected the link's record"):
+        tls.records_in_order([b"bytes"])
+    with pytest.raises(TypeError, match="Expected the records of a TLS conversation"):
+        tls.tls13_messages([])
 
 
 def _serve_cli(*args):

@@ -171,3 +171,110 @@ print(loaded)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]", done.stdout
+
+
+# -- the TLS 1.3 handshake and the chain of trust -------------------------------------------
+def relayed(ca):
+    with serve(handlers.echo, tls=ca) as server, link(server.address, chunk=256, gap=0) as relay:
+        with socket.create_connection(relay.address, timeout=5) as raw:
+            with ca.client_context().wrap_socket(raw, server_hostname="localhost") as client:
+                client.sendall(b"hello")
+                assert client.recv(100) == b"hello"
+                cert = client.getpeercert()
+    return relay.record, cert
+
+
+def test_tls13_handshake_draws_one_arrow_per_handshake_record_coloured_by_its_keys(ca):
+    hops, _ = relayed(ca)
+    messages = tls.tls13_messages(tls.records_in_order(hops))
+    fig, ax = plt.subplots()
+    assert viz.tls.tls13_handshake(messages, ax=ax) is ax
+    arrows = [child for child in ax.get_children() if isinstance(child, Annotation)]
+    handshake = [m for m in messages if m.holds is not None]
+    assert len(arrows) == len(handshake) == 9
+    texts = [t.get_text() for t in ax.texts]
+    for name in ("ClientHello", "ServerHello", "{EncryptedExtensions}", "{Certificate}", "{CertificateVerify}"):
+        assert name in texts
+    # What makes the lesson: the certificate travels in a record the relay reads as application_data.
+    certificate = next(m for m in messages if m.holds == "Certificate")
+    assert f"application_data, {certificate.size:,} B" in texts
+    by_name = {t.get_text(): t for t in ax.texts}
+    assert to_rgba(by_name["ClientHello"].get_color()) == to_rgba(vtls.KEY_COLOURS["clear"])
+    assert to_rgba(by_name["{Certificate}"].get_color()) == to_rgba(vtls.KEY_COLOURS["handshake"])
+    after = len(messages) - len(handshake)
+    assert any(t.startswith(f"then {after} more records") for t in texts)
+    with pytest.raises(TypeError, match="Expected the records of a TLS 1.3 conversation"):
+        viz.tls.tls13_handshake([])
+    with pytest.raises(ValueError, match="Each record must have direction, outer, size, holds and keys"):
+        viz.tls.tls13_handshake([{"direction": "to_server"}])
+
+
+def test_chain_of_trust_shows_the_certificate_and_a_mark_per_check(ca):
+    _, cert = relayed(ca)
+    fig, ax = plt.subplots()
+    assert viz.tls.chain_of_trust(cert, tls.check_certificate(ca.server_cert, ca, "localhost"), "localhost", ax=ax) is ax
+    texts = " ".join(t.get_text() for t in ax.texts)
+    assert "DNS localhost" in texts and "IP Address 127.0.0.1" in texts and "OU=sockcourse course CA" in texts
+    assert [t.get_text() for t in ax.texts].count("✓") == 2 and "✓ and today is within" in texts
+    with tls.CertificateAuthority("stranger") as stranger:
+        # The same certificate, judged by a client that trusts only a stranger: the first link breaks.
+        fig, ax = plt.subplots()
+        viz.tls.chain_of_trust(cert, tls.check_certificate(ca.server_cert, stranger, "other.example"),
+                               "other.example", ax=ax)
+    marks = [t for t in ax.texts if t.get_text() in ("✓", "✗")]
+    assert [t.get_text() for t in marks] == ["✗", "✗"]
+    assert all(to_rgba(t.get_color()) == to_rgba(style.PALETTE["vermillion"]) for t in marks)
+    with pytest.raises(TypeError, match="Expected the dict that SSLSocket.getpeercert"):
+        viz.tls.chain_of_trust({}, {}, "localhost")
+
+
+def test_every_chapter_05_picture_has_text_of_9_points_or_more_and_fits_a_browser(ca, costs):
+    hops, cert = relayed(ca)
+    pictures = [
+        viz.byte_values({"plaintext": b"hello world", "TLS": bytes(range(256))}),
+        viz.certificate_checks([{"case": "good", "checks": tls.check_certificate(ca.server_cert, ca, "localhost"),
+                                 "verdict": "connected with TLSv1.3"}]),
+        viz.handshake_costs(costs),
+        viz.handshake_ladders(costs),
+        viz.tls.tls13_handshake(tls.tls13_messages(tls.records_in_order(hops))),
+        viz.tls.chain_of_trust(cert, tls.check_certificate(ca.server_cert, ca, "localhost"), "localhost"),
+    ]
+    for ax in pictures:
+        figure = ax.get_figure()
+        # 10 inches at 100 dpi is 1000 px: a 1400 px window with the file browser open shows it unshrunk.
+        assert figure.get_figwidth() <= 10.0, ax.get_title()
+        small = [t.get_text() for t in figure.findobj(lambda o: hasattr(o, "get_fontsize") and hasattr(o, "get_text"))
+                 if t.get_text().strip() and t.get_fontsize() < 9]
+        assert not small, (ax.get_title(), small)
+        plt.close(figure)
+
+
+def test_a_claim_of_one_value_is_drawn_as_wide_as_a_range_is_tall_enough_to_see(costs):
+    fig, ax = plt.subplots()
+    viz.handshake_costs(costs, ax=ax)
+    claims = [line for line in ax.get_lines() if line.get_linewidth() == 3]
+    tcp = claims[0]  # TCP's claim is one value, 100 ms
+    assert len(set(tcp.get_ydata())) == 1 and max(tcp.get_xdata()) - min(tcp.get_xdata()) >= 0.1
+
+
+def test_what_crosses_after_the_reply_is_greyed_and_said(costs):
+    import dataclasses
+
+    protocol = "QUIC"
+    start, hops = costs.ladders[protocol]
+    reply_at = start + costs.of(protocol)[-1].seconds
+    # A piece that leaves the client just after the reply arrived, as its ACK does.
+    late = dataclasses.replace(hops[0], t=reply_at + 0.002 + costs.delay, held=costs.delay)
+    own = dataclasses.replace(costs, ladders={**costs.ladders, protocol: (start, [*hops, late])})
+    fig, ax = plt.subplots()
+    viz.handshake_ladders(own, ax=ax)
+    texts = [t.get_text() for t in ax.texts]
+    assert vtls.AFTER_THE_REPLY[protocol] in texts
+    grey = [a for a in ax.get_children() if isinstance(a, Annotation)
+            and to_rgba(a.arrow_patch.get_edgecolor()) == to_rgba(vtls._AFTER)]
+    assert grey
+    # Without the late piece (and with none in the run), no label is drawn for that strip.
+    bare = dataclasses.replace(costs, ladders={**costs.ladders, protocol: (start, [h for h in hops if h.t - h.held < reply_at])})
+    fig, ax = plt.subplots()
+    viz.handshake_ladders(bare, ax=ax)
+    assert vtls.AFTER_THE_REPLY[protocol] not in [t.get_text() for t in ax.texts]

@@ -49,7 +49,8 @@ def add_parser(subparsers, prog: str) -> None:
             "",
             "then talk to it from another terminal, for example:",
             "  nc 127.0.0.1 PORT      nc -u 127.0.0.1 PORT      nc -U /tmp/echo.sock",
-            "  openssl s_client -connect 127.0.0.1:PORT -servername localhost -CAfile ca.pem",
+            "  openssl s_client -connect 127.0.0.1:PORT -servername localhost -verify_hostname localhost \\",
+            "                   -verify_return_error -CAfile ca.pem",
         ]),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -160,7 +161,7 @@ def _hint(server, name: str, ca_out: str | None = None) -> str:
                     f"server_hostname='localhost'. Press Ctrl-C to stop.")
         ca = shlex.quote(ca_out) if ca_out else "CA.pem"
         client = (f"openssl s_client -connect {host_port(server.host, server.port)} "
-                  f"-servername localhost -CAfile {ca}")
+                  f"-servername localhost -verify_hostname localhost -verify_return_error -CAfile {ca}")
         more = "" if ca_out else " (add --ca-out CA.pem to get the CA file that client needs)"
         return f"Serving {name!r} over TLS; try '{client}' in another terminal{more}. Press Ctrl-C to stop."
     if server.path is not None:

@@ -1,8 +1,8 @@
 """Programs nobody in this course wrote, run against the course's servers: openssl s_client, iperf3, sockperf.
 
 An outside program is the honest test of a server: if `openssl s_client`
-(the OpenSSL project's own TLS client) verifies the course's certificate and
-gets its line echoed, the TLS is real; if iperf3 moves bytes across loopback
+(the OpenSSL project's own TLS client) verifies the course's certificate,
+host name included, and gets its line echoed, the TLS is real; if iperf3 moves bytes across loopback
 faster than our Python does, the difference is Python's, not the kernel's;
 sockperf's ping-pong is the same yardstick for round trips.
 All of them run only against loopback addresses, are read with a time limit
@@ -13,6 +13,7 @@ sentence (or, for the two yardsticks, is None).
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import re
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 import psutil
 
 from ..core.addresses import host_port
-from ..core.checks import check_path, check_seconds, check_target
+from ..core.checks import check_flag, check_path, check_seconds, check_target
 from ..core.errors import ArgumentTypeError, MissingFileError, PeerError
 from .process import end_process, read_line
 
@@ -43,6 +44,9 @@ SOCKPERF_START_TIMEOUT = 10.0
 
 #: The bytes of one sockperf message: its smallest, since each carries sockperf's own 14-byte header.
 SOCKPERF_MESSAGE = 14
+
+#: The s_client options whose value is a file: SClientResult.shown() prints its base name only.
+_FILE_OPTIONS = ("-CAfile", "-cert", "-key", "-sess_out", "-sess_in")
 
 
 # -- openssl s_client -------------------------------------------------------------------
@@ -66,6 +70,44 @@ class SClientResult:
         found = self.lines("Verify return code:")
         return found[-1] if found else None
 
+    def shown(self, width: int = 100) -> str:
+        """The command as one would type it, files by their base name, in lines of at most about `width`.
+
+        A long command goes on with a backslash at the end of each line, as in a
+        shell; an option and its value stay on one line, so nothing wraps in
+        mid-word in a notebook.
+        """
+        words = [os.path.basename(word) if index and self.command[index - 1] in _FILE_OPTIONS else word
+                 for index, word in enumerate(self.command)]
+        groups = []
+        for word in words:
+            if groups and not word.startswith("-") and groups[-1][-1].startswith("-") and len(groups[-1]) == 1:
+                groups[-1].append(word)  # the value of the option before it
+            else:
+                groups.append([word])
+        lines, line = [], ""
+        for group in (" ".join(group) for group in groups):
+            if line and len(line) + 1 + len(group) > width - 2:
+                lines.append(line)
+                line = "    " + group
+            else:
+                line = f"{line} {group}" if line else group
+        lines.append(line)
+        return " \\\n".join(lines)
+
+
+def _name_options(servername: str, verify_name: bool) -> list[str]:
+    """The options that name the server: SNI for a host name, and the check of the name itself.
+
+    An IP address is checked with -verify_ip and sent without SNI, which may
+    carry host names only (RFC 6066, section 3).
+    """
+    try:
+        ipaddress.ip_address(servername)
+    except ValueError:
+        return ["-servername", servername] + (["-verify_hostname", servername] if verify_name else [])
+    return ["-noservername"] + (["-verify_ip", servername] if verify_name else [])
+
 
 def _check_pem_file(path, what: str) -> str:
     return check_path(path, what, example="ca.ca_file", exists=True,
@@ -73,10 +115,16 @@ def _check_pem_file(path, what: str) -> str:
 
 
 def openssl_s_client(address, cafile, *, servername: str = "localhost", send: bytes = b"hello\n",
-                     extra: tuple = (), timeout: float = S_CLIENT_TIMEOUT) -> SClientResult:
+                     verify_name: bool = True, extra: tuple = (), timeout: float = S_CLIENT_TIMEOUT) -> SClientResult:
     """Run `openssl s_client` against `address` on loopback, send one line, and wait for it to come back.
 
     address: a running server, or its (host, port) on a loopback address.
+    servername: the name the client asks for. s_client's `-servername` only
+        puts it into the ClientHello (SNI); it is checked against the
+        certificate only because `-verify_hostname` (or `-verify_ip`, for an
+        address) says so too. verify_name=False leaves that check out, as many
+        tutorials do: s_client then checks the chain and the dates only, and
+        accepts a certificate for any name from a CA it trusts.
     The client keeps its standard input open until the reply has arrived (at
     end of input it would hang up at once, perhaps before the reply), then
     closes it, which makes s_client end the session and exit.
@@ -90,6 +138,7 @@ def openssl_s_client(address, cafile, *, servername: str = "localhost", send: by
     if not isinstance(send, (bytes, bytearray)):
         raise ArgumentTypeError(f"The line to send must be the bytes of one line, but got {send!r} (type {type(send).__name__}); "
                                 f"for example send=b'hello\\n'.")
+    verify_name = check_flag(verify_name, "verify_name")
     if isinstance(extra, (str, bytes)) or not all(isinstance(word, str) for word in extra):
         raise ArgumentTypeError(f"The extra argument must be a tuple of more openssl arguments, but got {extra!r}; "
                                 f"for example extra=('-tls1_2',).")
@@ -98,7 +147,7 @@ def openssl_s_client(address, cafile, *, servername: str = "localhost", send: by
     if openssl is None:
         raise MissingFileError("The openssl program is not installed (or not on PATH), so there is no outside "
                                "client to try; install it with your package manager (apt install openssl).")
-    command = [openssl, "s_client", "-connect", host_port(host, port), "-servername", servername,
+    command = [openssl, "s_client", "-connect", host_port(host, port), *_name_options(servername, verify_name),
                "-CAfile", cafile, "-verify_return_error", *extra]
     expected = bytes(send).strip().decode(errors="replace")
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

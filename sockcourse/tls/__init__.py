@@ -4,6 +4,8 @@
 - `contexts`: `server_context`, `client_context`, and `server_side_context`
   (what `serve(tls=...)` accepts);
 - `checks`: `check_certificate`, the client's three questions (`CHECKS`) by hand;
+- `wire`: what a relay can read: a ClientHello's versions, every record in the
+  order it crossed, and which TLS 1.3 handshake message each one holds;
 - `quic`: QUIC with aioquic, imported only when used (`sockcourse.quic`).
 
 The names a notebook reaches as `sockcourse.tls.X` are all here, including
@@ -20,10 +22,14 @@ from ..servers.recording import RecordingSSLSocket, handshake_failure
 from .ca import CLIENT_EMAIL, CLIENT_NAME, ORGANIZATION, SERVER_NAMES, Certificate, CertificateAuthority
 from .checks import CHECKS, check_certificate
 from .contexts import client_context, server_context, server_side_context
+from .wire import (TLS13_HANDSHAKE, VERSION_NAMES, HelloVersions, Message, SeenRecord, client_hello_versions,
+                   records_in_order, tls13_messages)
 
 __all__ = [
     "CHECKS", "CLIENT_EMAIL", "CLIENT_NAME", "ORGANIZATION", "RECORD_TYPES", "S_CLIENT_TIMEOUT", "SERVER_NAMES",
-    "Certificate", "CertificateAuthority", "CertificateError", "Record", "RecordingSSLSocket", "SClientResult",
-    "check_certificate", "client_context", "handshake_failure", "openssl_s_client", "server_context",
-    "server_side_context", "split_records",
+    "TLS13_HANDSHAKE", "VERSION_NAMES",
+    "Certificate", "CertificateAuthority", "CertificateError", "HelloVersions", "Message", "Record",
+    "RecordingSSLSocket", "SClientResult", "SeenRecord",
+    "check_certificate", "client_context", "client_hello_versions", "handshake_failure", "openssl_s_client",
+    "records_in_order", "server_context", "server_side_context", "split_records", "tls13_messages",
 ]

@@ -246,7 +246,9 @@ class CertificateAuthority(Stoppable):
     def _check_open(self, what: str) -> None:
         if not self.running:
             raise CertificateError(f"The authority {self.name!r} is closed, so it cannot {what} "
-                                   f"(its files are gone); make a new one: ca = CertificateAuthority().")
+                                   f"(its files are gone). In a notebook, run again the cell that made it and the "
+                                   f"cells after it that use it (Run All runs them all); elsewhere make a new one, "
+                                   f"CertificateAuthority(), and new contexts from it.")
 
     def __repr__(self) -> str:
         state = "open" if self.running else "closed"

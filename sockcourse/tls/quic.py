@@ -1,10 +1,13 @@
 """QUIC on loopback with aioquic: an echo server and a one-request client.
 
-QUIC (RFC 9000) runs TLS 1.3 (RFC 9001) inside UDP datagrams, so one round
-trip sets up both the connection and its encryption, and a client that
-kept a session ticket from an earlier connection may send its request in the
-very first datagram (0-RTT). aioquic is a real implementation of it, written
-on asyncio.
+QUIC (RFC 9000) is a transport of its own on UDP. It carries the TLS 1.3
+handshake messages in its CRYPTO frames, not in TLS records, and protects
+its packets itself: the first ones under keys derived from the connection
+ID, the rest under keys the TLS handshake hands it (RFC 9001, sections 4
+and 5). So one round trip sets up both the connection and its encryption; a client
+that kept a session ticket from an earlier connection may send its request
+in the very first datagram (0-RTT). aioquic is a real implementation of it,
+written on asyncio.
 
 A notebook cell cannot call asyncio.run() (Jupyter's own loop is running), so
 every asyncio loop here runs on a background thread owned by an object that
@@ -152,7 +155,8 @@ def serve(*, tls, host: str = "127.0.0.1", port: int = 0, idle_timeout: float = 
 
     tls: the CertificateAuthority whose server certificate it presents, or a Certificate.
     idle_timeout: seconds a silent connection is kept (QUIC needs one; None is refused).
-    It keeps the session tickets it issues, each good for one 0-RTT resumption.
+    It keeps the session tickets it issues, each good for one 0-RTT resumption:
+    a ticket used again gets a full handshake, and its early data is refused.
     """
     certificate = _server_certificate(tls)
     host, port = check_loopback_host(host), check_port(port)
@@ -206,7 +210,8 @@ class QuicServer(Endpoint):
             lambda: _AioquicServer(
                 configuration=configuration,
                 create_protocol=lambda *args, **kwargs: _EchoProtocol(*args, server=self, **kwargs),
-                # pop: a ticket works once, so a recorded 0-RTT request cannot be replayed with it.
+                # pop: a ticket works once, so a recorded 0-RTT request cannot be replayed with it
+                # (RFC 8446, section 8.1); this store is this one server's, which is all it covers.
                 session_ticket_fetcher=lambda label: self._tickets.pop(label, None),
                 session_ticket_handler=lambda ticket: self._tickets.__setitem__(ticket.ticket, ticket)),
             sock=sock)
