@@ -18,6 +18,7 @@ from ..core.errors import ArgumentError
 
 #: The homework of each chapter, by the chapter's name, and the module that checks it.
 CHAPTERS = {
+    "00_history": "sockcourse.homework.ch00",
     "01_tcp": "sockcourse.homework.ch01",
     "02_udp": "sockcourse.homework.ch02",
     "03_unix": "sockcourse.homework.ch03",
