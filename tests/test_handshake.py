@@ -91,8 +91,9 @@ def test_handshake_option_is_checked():
 
 def test_measure_counts_the_round_trips_each_protocol_needs():
     # 50 ms each way, as in the notebook: a busy machine's extra milliseconds
-    # stay well below half a round trip, and the median of three runs outvotes
-    # one run that a stall (a lost wake-up, a probe timeout) made longer.
+    # stay well below half a round trip, and the round trips come from the
+    # fastest of three runs, so a run that a stall (a lost wake-up, a probe
+    # timeout, a CPU busy elsewhere) made longer does not count.
     with tls.CertificateAuthority() as ca:
         costs = handshake.measure(delay=0.05, repeats=3, ca=ca)
     assert costs.protocols == list(handshake.PROTOCOLS)
