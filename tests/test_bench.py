@@ -24,6 +24,7 @@ import pytest
 
 from sockcourse import bench, handlers, peers, registry, serve
 from sockcourse.bench import c_peer, loopback, suite
+from sockcourse.core.sockets import recv_exactly
 from sockcourse.peers import bench_peer, toolchains
 
 pytestmark = pytest.mark.timeout(60)
@@ -197,6 +198,90 @@ def test_the_c_program_refuses_a_descriptor_that_is_not_a_socket(pingpong):
     assert done.returncode == 2 and "three different runs" in done.stderr, done.stderr
 
 
+# -- pairings held open, timed a block at a time (the suite's turns) ------------------------------
+@BOTH
+@pytest.mark.parametrize("client, server", [("python", "c"), ("c", "python"), ("c", "c"), ("python", "python")])
+def test_a_pairing_times_block_after_block_on_one_connection(pingpong, kind, client, server):
+    with c_peer.pairing(client, server, kind, warmup=5, size=3, program=pingpong) as pair:
+        blocks = [pair.block(rounds) for rounds in (40, 1, 25)]
+        busy = len(children())
+    assert [len(block) for block in blocks] == [40, 1, 25]
+    assert all(isinstance(s, float) and 0 < s < bench.TIMEOUT for block in blocks for s in block)
+    assert busy >= 1, "the processes stay up between blocks"
+    assert children() == [], "closing the pairing waits for every process behind it"
+    with pytest.raises(bench.BenchError, match="is closed"):
+        pair.block(5)
+
+
+def test_several_pairings_take_turns_while_all_stay_open(pingpong):
+    with c_peer.pairing("python", "python", "tcp", program=pingpong) as py, \
+            c_peer.pairing("c", "c", "tcp", program=pingpong) as c:
+        for _ in range(3):
+            assert len(py.block(20)) == 20 and len(c.block(20)) == 20
+    assert children() == []
+
+
+@pytest.mark.parametrize("client, server, words", [
+    ("python", "c", "The C echo peer ended with exit code 1 during the round trips"),
+    ("c", "c", "The C client ended with exit code 1 during the round trips"),
+    ("c", "python", "The C client ended with exit code 1 during the round trips"),
+])
+def test_a_pairing_whose_c_side_is_not_pingpong_fails_its_block_in_a_sentence(client, server, words):
+    program = shutil.which("false")
+    if program is None:
+        pytest.skip("this machine has no 'false' program")
+    with pytest.raises(bench.BenchError, match=words):
+        pair = c_peer.pairing(client, server, "tcp", warmup=0, program=program)
+        pair.block(10)
+    assert children() == []
+
+
+@has_compiler
+def test_the_control_mode_answers_blocks_and_refuses_what_it_cannot_do(pingpong):
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        process = subprocess.Popen([pingpong, "--control", str(theirs.fileno()), "--warmup", "3", "--unix"],
+                                   pass_fds=(theirs.fileno(),), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        theirs.close()
+        ours.settimeout(20)
+        ours.sendall((7).to_bytes(4, "big"))
+        answer = recv_exactly(ours, 7 * 8, eof_ok=False)
+        assert all(0 < ns < 10**10 for ns in memoryview(answer).cast("q")), "seven times in nanoseconds"
+        ours.sendall((c_peer.MAX_BLOCK + 1).to_bytes(4, "big"))
+        out, err = process.communicate(timeout=20)
+    assert process.returncode == 2 and f"the most is {c_peer.MAX_BLOCK}" in err.decode(), err
+    assert out == b"", "the control mode prints nothing on stdout"
+    done = subprocess.run([pingpong, "--control", "3", "--echo-fd", "4"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and "pass one of them" in done.stderr, done.stderr
+    with open(os.devnull, "rb") as not_a_socket:
+        done = subprocess.run([pingpong, "--control", str(not_a_socket.fileno())], pass_fds=(not_a_socket.fileno(),),
+                              capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and "is not a connected stream socket" in done.stderr, done.stderr
+
+
+def test_turns_keep_python_and_c_side_by_side_and_let_each_lead():
+    names = [name for name, *_ in suite._PAIRINGS]
+    orders = [suite.turn_order(turn, names) for turn in range(8)]
+    for order in orders:
+        assert sorted(order) == sorted(names), "every pairing once a turn"
+        assert abs(order.index("python") - order.index("c")) == 1, order
+    assert {order[0] for order in orders} == {"python", "c", "python-c", "c-python", "unix"}, "each leads in turn"
+    python_first = [order.index("python") < order.index("c") for order in orders[:2]]
+    assert python_first == [True, False], "first one half, then the other"
+    assert suite.turn_order(0, ["unix", "python-c"]) == ["unix", "python-c"], "without C, the rest still turn"
+    assert suite.turn_order(1, ["python"]) == ["python"]
+
+
+def test_a_plan_splits_its_rounds_into_turns():
+    plan = suite.Plan("t", total_bytes=1, throughput_seconds=1.0, repeats=1, rounds=1000, counts=(1,), stall=1.0,
+                      turn=300)
+    assert (plan.turns, plan.turn_rounds) == (3, 300)
+    tiny = suite.Plan("t", total_bytes=1, throughput_seconds=1.0, repeats=1, rounds=1, counts=(1,), stall=1.0)
+    assert (tiny.turns, tiny.turn_rounds) == (1, 1), "a plan smaller than one turn still measures"
+    for plan in (suite.QUICK, suite.FULL):
+        assert plan.turns >= 5 and plan.turns * plan.turn_rounds == plan.rounds
+
+
 # -- the suite's arithmetic: spreads, paired ratios, which trials run sockperf ----------------------
 def test_a_spread_is_the_median_smallest_largest_and_count_of_what_was_measured():
     assert suite.Spread.of([3.0, None, 1.0, 2.0, 10.0]) == suite.Spread(2.5, 1.0, 10.0, 4)
@@ -248,6 +333,9 @@ def test_every_plan_announces_as_many_steps_as_it_takes():
     (lambda: c_peer.round_trips("python", "c", "udp"), "'udp'"),
     (lambda: c_peer.round_trips("python", "c", rounds=-5), "-5"),
     (lambda: c_peer.round_trips("python", "c", time_limit=math.nan), "nan"),
+    (lambda: c_peer.pairing("java", "c"), "'java'"),
+    (lambda: c_peer.pairing("python", "python", "udp"), "'udp'"),
+    (lambda: c_peer.pairing("python", "python", warmup=-1), "-1"),
 ])
 def test_bad_input_is_refused_in_one_sentence(call, named):
     with pytest.raises(ValueError) as caught:

@@ -82,6 +82,35 @@ def test_sweep_stops_a_model_at_its_first_failure_and_max_clients_says_so(tmp_pa
     assert loaded == runs and about == {"command": "a test"}
 
 
+def clients_processes() -> list:
+    return [child for child in children() if "--jobs" in child.cmdline()]
+
+
+def test_a_sweep_drives_every_run_with_one_clients_process_and_leaves_none():
+    seen = []
+
+    def progress(model, clients, run):
+        if run is None:  # as a run starts: the clients process of the sweep is already there, or about to be
+            return
+        seen.append({child.pid for child in clients_processes()})
+
+    runs = manyclients.sweep(["threads", "selectors"], counts=(1, 3), stall=1.0, progress=progress)
+    assert all(run.ok for run in runs) and len(runs) == 4
+    assert len(set().union(*seen)) == 1 and all(len(pids) == 1 for pids in seen), seen
+    assert children() == [], "the sweep ends its clients process"
+
+
+def test_the_clients_process_ends_at_the_end_of_its_jobs_and_refuses_a_bad_one():
+    import subprocess
+    import sys
+    command = [sys.executable, "-m", "sockcourse.bench.manyclients", "clients", "--jobs"]
+    done = subprocess.run(command, input="", capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and done.stdout == "", done.stderr
+    done = subprocess.run(command, input='{"port": 1}\n', capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1 and "a job this process cannot run" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_the_saved_results_shipped_with_the_course_load():
     runs, about = manyclients.load(manyclients.MEASURED)
     best = manyclients.max_clients(runs)

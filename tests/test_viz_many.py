@@ -7,6 +7,7 @@ markers, labels), not at pixels.
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import time
@@ -67,6 +68,36 @@ def test_scaling_of_memory_plots_the_growth_of_each_server(runs):
     expected = [max(r.memory_mib, 0.01) for r in runs if r.model == "threads"]
     assert list(line.get_ydata()) == pytest.approx(expected)
     assert "MiB" in ax.get_ylabel()
+
+
+def labelled_ticks(axis, limits) -> list:
+    low, high = sorted(limits)
+    return [tick.get_loc() for tick in axis.get_major_ticks() + axis.get_minor_ticks()
+            if tick.label1.get_visible() and tick.label1.get_text() and low <= tick.get_loc() <= high]
+
+
+def test_scaling_ticks_are_powers_of_ten_with_no_minor_ticks(runs):
+    import matplotlib.pyplot as plt
+    from sockcourse.bench.manyclients import Run
+
+    ax = viz.scaling(runs, "seconds")
+    ax.figure.canvas.draw()
+    for axis, limits in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+        ticks = labelled_ticks(axis, limits)
+        assert len(ticks) >= 2, ticks
+        steps = {round(t / 10 ** math.floor(math.log10(t) + 1e-9), 6) for t in ticks}
+        assert steps <= {1.0, 2.0, 5.0}, ticks
+        assert list(axis.get_minorticklocs()) == [], "no minor ticks: they cost most of the drawing"
+    plt.close(ax.figure)
+    # Less than two powers of ten, or less than two steps of 1, 2 and 5: still numbers on every axis.
+    for clients in ((1, 3, 6), (2, 3, 4)):
+        narrow = [Run("threads", n, ok=True, seconds=0.002 * n, memory_mib=0.1 * n, threads=n + 2) for n in clients]
+        for metric in ("seconds", "memory", "threads"):
+            ax = viz.scaling(narrow, metric)
+            ax.figure.canvas.draw()
+            assert len(labelled_ticks(ax.xaxis, ax.get_xlim())) >= 2, (clients, metric, "x")
+            assert len(labelled_ticks(ax.yaxis, ax.get_ylim())) >= 2, (clients, metric, "y")
+            plt.close(ax.figure)
 
 
 def test_scaling_refuses_bad_input_with_a_sentence(runs):

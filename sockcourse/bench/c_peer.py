@@ -12,6 +12,13 @@ timing the Python echo peer (`peers/bench_peer.py`). The socket is made and
 connected here, then passed on to the C program (it inherits the
 descriptor), so all four pairings run the very same exchange over the very
 same kind of connection.
+
+`pairing(client, server)` keeps one such connection open and times its
+round trips a block at a time, on request. With several open at once, a
+measurement can take turns between them every few milliseconds, so that a
+block of Python round trips and a block of C ones meet the machine in the
+same state (bench.suite does this): a machine's speed can change within tens
+of milliseconds, too fast for two runs one after the other to see alike.
 """
 
 from __future__ import annotations
@@ -20,14 +27,17 @@ import contextlib
 import json
 import socket
 import subprocess
+import sys
 
 from ..core.binding import open_socket
 from ..core.checks import check_choice, check_timeout, check_whole
+from ..core.errors import IncompleteMessage
+from ..core.sockets import recv_exactly
 from ..peers import bench_peer, toolchains
 from ..peers.process import end_process
 from .loopback import TIMEOUT, BenchError, kernel_timeouts, peer_connection, ping_pong_rtt, time_round_trips
 
-__all__ = ["LANGUAGES", "MAX_COUNT", "RUN_TIMEOUT", "c_ping_pong", "round_trips"]
+__all__ = ["LANGUAGES", "MAX_BLOCK", "MAX_COUNT", "RUN_TIMEOUT", "Pairing", "c_ping_pong", "pairing", "round_trips"]
 
 #: Seconds one measurement may take.
 RUN_TIMEOUT = 120.0
@@ -37,6 +47,9 @@ MAX_COUNT = 1_000_000
 
 #: Who may time the round trips (the client) and who may echo them (the server).
 LANGUAGES = ("python", "c")
+
+#: The most round trips one block of a Pairing may ask for (pingpong.c's MAX_BLOCK).
+MAX_BLOCK = 100_000
 
 
 def c_ping_pong(kind: str = "tcp", *, rounds: int = 10000, warmup: int = 20, size: int = 1,
@@ -83,6 +96,90 @@ def round_trips(client: str = "python", server: str = "c", kind: str = "tcp", *,
             return _run_c_client(program, rounds, warmup, size, "--fd", conn.fileno(), pass_fds=(conn.fileno(),))
     with _c_echo(kind, program, size) as conn:
         return time_round_trips(conn, rounds=rounds, size=size, warmup=warmup, time_limit=time_limit)
+
+
+class Pairing:
+    """One open connection, a client timing and a server echoing, whose round trips are timed a block at a time.
+
+    Made by `pairing()`; `block(rounds)` returns that many round-trip times
+    in seconds. The processes behind it stay up between blocks (blocked in a
+    read, so they cost nothing meanwhile) until `close()`, which waits for
+    them and raises BenchError if one of them failed. A block that fails
+    closes the pairing, with the failing side's own words in the BenchError.
+    """
+
+    def __init__(self, client: str, server: str, kind: str, stack: contextlib.ExitStack, timed):
+        self.client, self.server, self.kind = client, server, kind
+        self._stack, self._timed = stack, timed
+        self.closed = False
+
+    def block(self, rounds: int) -> list[float]:
+        """Time `rounds` round trips now; their times in seconds."""
+        rounds = check_whole(rounds, "rounds", low=1, high=MAX_BLOCK, example=200)
+        if self.closed:
+            raise BenchError(f"This pairing ({self}) is closed; open another with c_peer.pairing().")
+        try:
+            return self._timed(rounds)
+        except BaseException:
+            # The contexts below see the error, as they would in a `with` block, and may turn it
+            # into a sentence with what the peer said (raised from here); else it goes on as it is.
+            self.closed = True
+            self._stack.__exit__(*sys.exc_info())
+            raise
+
+    def close(self) -> None:
+        """End the connection and wait for its processes; BenchError if one of them failed."""
+        if not self.closed:
+            self.closed = True
+            self._stack.close()
+
+    def __enter__(self) -> Pairing:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{self.client} client, {self.server} echo, {self.kind}"
+
+
+def pairing(client: str = "python", server: str = "c", kind: str = "tcp", *, size: int = 1, warmup: int = 20,
+            program: str | None = None) -> Pairing:
+    """An open Pairing: `client` ("python" or "c") times, `server` echoes, over `kind`; close() it when done.
+
+    The same four pairings as round_trips(), and the same exchange; `warmup`
+    round trips are done at once and not kept. A C side needs `program`, the
+    built pingpong (peers.toolchains.built("pingpong")).
+    """
+    client = check_choice(client, "client", LANGUAGES, example="python")
+    server = check_choice(server, "server", LANGUAGES, example="c")
+    kind, _, warmup, size = _checked(kind, 1, warmup, size)
+    if "c" in (client, server) and program is None:
+        raise BenchError("A pairing with a C side needs the built program; pass "
+                         "program=path from peers.toolchains.built('pingpong').")
+    stack = contextlib.ExitStack()
+    try:
+        if client == "python":
+            conn = stack.enter_context(peer_connection(kind, "process") if server == "python"
+                                       else _c_echo(kind, program, size))
+            if server == "python":
+                conn.sendall(bench_peer.REQUEST.pack(bench_peer.ECHO, size, 0))
+            if warmup:
+                time_round_trips(conn, rounds=warmup, size=size, warmup=0, time_limit=None)
+
+            def timed(rounds):
+                return time_round_trips(conn, rounds=rounds, size=size, warmup=0, time_limit=None)
+        else:
+            more = ["--unix"] if kind == "unix" else []
+            if server == "python":
+                conn = stack.enter_context(peer_connection(kind, "process"))
+                conn.sendall(bench_peer.REQUEST.pack(bench_peer.ECHO, size, 0))
+                more = ["--fd", conn.fileno()]
+            timed = stack.enter_context(_c_control(program, size, warmup, more))
+    except BaseException:
+        stack.close()
+        raise
+    return Pairing(client, server, kind, stack, timed)
 
 
 def _checked(kind, rounds, warmup, size) -> tuple:
@@ -172,3 +269,50 @@ def _c_echo(kind: str, program: str, size: int):
         ours.close()
         if process is not None:
             end_process(process, 1.0)  # after an error: our side is closed, so it ends soon (or is stopped)
+
+
+@contextlib.contextmanager
+def _c_control(program: str, size: int, warmup: int, more: list):
+    """pingpong --control, timing blocks on request; yields the function that asks for one block."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    fds = [theirs.fileno(), *(more[1:] if more[:1] == ["--fd"] else [])]
+    process = None
+    try:
+        try:
+            process = subprocess.Popen(
+                toolchains.run_command(program, "--control", theirs.fileno(), "--warmup", warmup, "--size", size,
+                                       *more),
+                pass_fds=fds, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        except OSError as exc:
+            raise BenchError(f"The C client {program!r} could not be started ({exc.strerror or exc}); "
+                             f"build it again with peers.toolchains.built('pingpong').") from None
+        finally:
+            theirs.close()  # the program has its own copy; ours would keep it from seeing our end
+        kernel_timeouts(ours, TIMEOUT)
+
+        def block(rounds: int) -> list[float]:
+            ours.sendall(rounds.to_bytes(4, "big"))
+            # Warm-up first, so the first block may wait for that too; then 8 bytes a round trip.
+            answer = recv_exactly(ours, 8 * rounds, what="block of round-trip times", eof_ok=False)
+            return [ns / 1e9 for ns in memoryview(answer).cast("q")]
+
+        try:
+            yield block
+        except BlockingIOError:
+            raise BenchError(f"The C client sent no round-trip times for {TIMEOUT} s; run {program} --control "
+                             f"by hand to see what it does.") from None
+        except (ConnectionError, IncompleteMessage) as exc:
+            ours.close()
+            said = end_process(process, 1.0)
+            raise BenchError(f"The C client ended with exit code {process.returncode} during the round trips"
+                             + (f" ({said[-400:]})" if said else f" ({exc})") + f"; run {program} --control "
+                             f"by hand to see what it does.") from None
+        ours.close()  # the program reads the end of the stream, closes its connection and exits
+        said = end_process(process, TIMEOUT)
+        if process.returncode != 0:
+            raise BenchError(f"The measurement finished, but the C client ended with exit code "
+                             f"{process.returncode}" + (f" ({said[-400:]})" if said else "") + ".")
+    finally:
+        ours.close()
+        if process is not None:
+            end_process(process, 1.0)

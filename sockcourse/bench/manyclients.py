@@ -6,6 +6,8 @@ descriptor limit and the measuring does not steal the server's time:
 - the *server* process runs one model (`python -m sockcourse.bench.manyclients server MODEL`);
 - the *clients* process opens N connections from one thread with `selectors`
   (`python -m sockcourse.bench.manyclients clients --port P --clients N`);
+  a sweep keeps one for all its runs, and gives it one run at a time on
+  its stdin (`clients --jobs`), so a run starts one new process, not two;
 - this process (a notebook's kernel, or `python -m sockcourse bench`) starts
   both, samples the server's memory, threads and open descriptors with
   psutil, and collects the clients' report.
@@ -58,8 +60,9 @@ QUICK_COUNTS = (1, 10, 100)
 #: Descriptors a process needs besides its connections (stdio, pipes, the listener, epoll, ...).
 SPARE_FDS = 64
 
-#: The full many-clients run saved by `python -m sockcourse bench --save sockcourse/bench/measured.json`,
-#: which chapter 04 draws.
+#: The full many-clients run shipped with the course, which chapter 04 draws. `bench --save PATH`
+#: writes the same kind of file wherever a learner names; the maintainers regenerate this one with
+#: `python -m sockcourse bench --save sockcourse/bench/measured.json`.
 MEASURED = Path(__file__).with_name("measured.json")
 
 #: Connections that may be on their way at once (connecting, or waiting for their
@@ -359,28 +362,96 @@ def measure(model: str, clients: int, *, size: int = 64, stall: float = 3.0, tim
     Returns a Run; a run that fails (stuck, refused, wrong bytes) is a result
     too, with `ok` False and the reason in `gave_up` or `failed`.
     """
-    model, clients, size = _check_model(model), _check_count(clients), _check_size(size)
-    stall = check_seconds(stall, "stall", none_ok=False, example=3.0)
-    time_limit = check_seconds(time_limit, "time_limit", none_ok=False, example=60.0)
-    host = check_loopback_host(host)
+    model, clients = _check_model(model), _check_count(clients)
+    size, stall, time_limit, host = _check_options(size=size, stall=stall, time_limit=time_limit, host=host)
+    with _ClientsProcess(host) as helper:
+        run, finish = _measure_with(helper, model, clients, size, stall, time_limit, host)
+        finish()
+    return run
+
+
+def _check_options(*, size: int = 64, stall: float = 3.0, time_limit: float = 60.0,
+                   host: str = "127.0.0.1") -> tuple:
+    return (_check_size(size), check_seconds(stall, "stall", none_ok=False, example=3.0),
+            check_seconds(time_limit, "time_limit", none_ok=False, example=60.0), check_loopback_host(host))
+
+
+class _ClientsProcess:
+    """The clients process of one or more runs: it reads one job a line on stdin, and drives it.
+
+    A sweep keeps one for all its runs, so that each run starts one new
+    process (the server's) instead of two; a run that goes wrong ends it, and
+    the next run gets a fresh one.
+    """
+
+    def __init__(self, host: str):
+        self.host = host
+        self.process: subprocess.Popen | None = None
+
+    def ready(self) -> subprocess.Popen:
+        """The process, started now if there is none (or the last one has ended)."""
+        if self.process is None or self.process.poll() is not None:
+            self.close()
+            self.process = subprocess.Popen(_module_command("clients", "--host", self.host, "--jobs"),
+                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                            env=_child_env())
+        return self.process
+
+    def close(self) -> str:
+        """End the process (its stdin first: it exits between jobs); what it said on stderr."""
+        process, self.process = self.process, None
+        return end_process(process, 10.0) if process is not None else ""
+
+    def __enter__(self) -> _ClientsProcess:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _measure_with(helper: _ClientsProcess, model: str, clients: int, size: int, stall: float, time_limit: float,
+                  host: str, settle=None) -> tuple:
+    """One run of measure(), its arguments checked, with the clients driven by `helper`: (run, finish).
+
+    finish() waits for the run's server process to end and adds what its
+    ending said (`server_error`); until then the server may still be winding
+    down. settle(), if given, is called once this run's server process has
+    started and before anything is measured: a sweep waits there for the
+    previous run's server to end, while this one starts.
+    """
     run = Run(model, clients)
     _, hard = fd_limit()  # the children inherit the hard limit, and raise their soft one to it
     if hard is not None and hard != getattr(resource, "RLIM_INFINITY", -1) and clients + SPARE_FDS > hard:
+        if settle is not None:
+            settle()
         run.note = (f"not run: {clients:,} connections need about {clients + SPARE_FDS:,} descriptors in each "
                     f"process, but the hard RLIMIT_NOFILE is {hard:,}")
-        return run
+        return run, lambda: None
 
     server = subprocess.Popen(_module_command("server", model, "--host", host, "--time-limit", time_limit + 30),
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               env=_child_env())
-    client, report, client_said = None, None, ""
+    ended = []
+
+    def finish() -> None:
+        if ended:
+            return
+        ended.append(True)
+        # The server process stops when its stdin ends, which end_process closes first.
+        said = end_process(server, SERVER_END_TIMEOUT)
+        if server.returncode and server.returncode < 0:
+            run.server_error = (f"the server process had not ended {SERVER_END_TIMEOUT} s after its clients "
+                                f"left, and was killed")
+        elif server.returncode:
+            run.server_error = said[-600:] or f"the server process ended with exit code {server.returncode}"
+
+    report, client_said = None, ""
     try:
-        # Both processes start at once (each takes a quarter of a second to import
-        # Python and the course); the clients wait on stdin for the port.
-        client = subprocess.Popen(
-            _module_command("clients", "--host", host, "--port", "-", "--clients", clients, "--size", size,
-                            "--stall", stall, "--time-limit", time_limit),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_child_env())
+        # The clients process starts (if it is new) while the server does: each takes a
+        # quarter of a second to import Python and the course; it waits on stdin for a job.
+        client = helper.ready()
+        if settle is not None:
+            settle()
         try:
             line = read_line(server, START_TIMEOUT)
         except EOFError:
@@ -390,24 +461,32 @@ def measure(model: str, clients: int, *, size: int = 64, stall: float = 3.0, tim
                                    f"{START_TIMEOUT} s; {end_process(server, 5.0) or 'it printed nothing'}")
         port = json.loads(line)["port"]
         sampler = _Sampler(server.pid)  # before any client connects: the server's resting state
-        client.stdin.write(f"{port}\n".encode())
-        client.stdin.flush()
+        job = {"port": port, "clients": clients, "size": size, "stall": stall, "time_limit": time_limit}
+        try:
+            client.stdin.write((json.dumps(job) + "\n").encode())
+            client.stdin.flush()
+        except OSError:
+            pass  # it has died; _follow_clients finds no report, and the run says so
         report = _follow_clients(client, sampler, time_limit + stall + START_TIMEOUT)
         if report is not None:
             run.held = report.pop("held_by_server", None)
+    except BaseException:
+        helper.close()
+        finish()
+        raise
     finally:
-        if client is not None:
-            client_said = end_process(client, 10.0)
-        # The server process stops when its stdin ends, which end_process closes first.
-        server_said = end_process(server, SERVER_END_TIMEOUT)
-    if server.returncode and server.returncode < 0:
-        run.server_error = (f"the server process had not ended {SERVER_END_TIMEOUT} s after its clients "
-                            f"left, and was killed")
-    elif server.returncode:
-        run.server_error = server_said[-600:] or f"the server process ended with exit code {server.returncode}"
+        # Told now, the server winds down while the report is read (and, in a sweep, while
+        # the next run's server starts); a clients process that sent no report is ended too,
+        # and the next run gets a new one.
+        try:
+            server.stdin.close()
+        except OSError:
+            pass  # it died with our bytes unread; end_process sees to it
     if report is None:
+        client_said = helper.close()
+        finish()
         run.gave_up = f"the clients process reported nothing ({client_said[-300:] or 'no message'})"
-        return run
+        return run, finish
     for key in ("echoed", "wrong", "failed", "seconds", "connect_seconds", "gave_up"):
         setattr(run, key, report.get(key))
     run.memory_mib = (sampler.peak_rss - sampler.base_rss) / 2**20
@@ -418,7 +497,7 @@ def measure(model: str, clients: int, *, size: int = 64, stall: float = 3.0, tim
     limit = report.get("fd_limit") or [None, None]
     if not run.ok and limit[0] and clients + SPARE_FDS > limit[0]:
         run.note = f"the clients' soft RLIMIT_NOFILE ({limit[0]:,}) is too small for {clients:,} connections"
-    return run
+    return run, finish
 
 
 def _follow_clients(client: subprocess.Popen, sampler: _Sampler, timeout: float) -> dict | None:
@@ -452,22 +531,46 @@ def _follow_clients(client: subprocess.Popen, sampler: _Sampler, timeout: float)
 def sweep(models=MODEL_NAMES, counts=QUICK_COUNTS, *, progress=None, **options) -> list[Run]:
     """`measure` each model at each count, smallest first; a model that fails is not tried higher.
 
+    One clients process drives every run, and each run's server process
+    starts while the last one's ends; nothing is measured before that one
+    has ended, so no run shares the machine with another.
     progress: called as progress(model, clients, run) before each run (run is
     None) and after it, for a progress display.
     """
     models = [_check_model(m) for m in ((models,) if isinstance(models, str) else models)]
     counts = sorted({_check_count(c) for c in ((counts,) if isinstance(counts, int) else counts)})
+    size, stall, time_limit, host = _check_options(**options)
     runs = []
-    for model in models:
-        for clients in counts:
+    pending = []  # the last run and its finish(): its server may still be ending
+
+    def settled() -> None:
+        """Wait for the last run's server to end; only then is that run complete (and reported)."""
+        while pending:
+            run, finish = pending.pop()
+            finish()
             if progress:
-                progress(model, clients, None)
-            run = measure(model, clients, **options)
-            runs.append(run)
-            if progress:
-                progress(model, clients, run)
-            if not run.ok:
-                break  # more clients would fail too, only slower
+                progress(run.model, run.clients, run)
+
+    try:
+        with _ClientsProcess(host) as helper:
+            for model in models:
+                for clients in counts:
+                    def settle(model=model, clients=clients) -> None:
+                        # This run's server is starting: the last one ends meanwhile.
+                        settled()
+                        if progress:
+                            progress(model, clients, None)
+
+                    run, finish = _measure_with(helper, model, clients, size, stall, time_limit, host,
+                                                settle=settle)
+                    runs.append(run)
+                    pending.append((run, finish))
+                    if not run.ok:
+                        break  # more clients would fail too, only slower
+            settled()
+    finally:
+        for _, finish in pending:  # after an error: no server is left behind
+            finish()
     return runs
 
 
@@ -604,37 +707,74 @@ def _serve_main(args) -> int:
     return 0
 
 
-def _port_from_stdin(timeout: float) -> int:
-    """The server's port, as the measuring process writes it on our stdin once the server listens."""
+def _stdin_line(timeout: float, what: str, longest: int = 4096) -> bytes | None:
+    """One line from stdin, as the measuring process writes it; None if stdin ends first (between lines)."""
     line = b""
     deadline = time.monotonic() + timeout
     with selectors.DefaultSelector() as selector:
         selector.register(sys.stdin.buffer, selectors.EVENT_READ)
-        # Byte by byte, so nothing after the newline (the barrier's "go") is read ahead.
-        while not line.endswith(b"\n") and len(line) < 16:
+        # Byte by byte, so nothing after the newline (the barrier's "go", the next job) is read ahead.
+        while not line.endswith(b"\n"):
+            if len(line) > longest:
+                raise SystemExit(f"manyclients clients: {what} longer than {longest} bytes arrived on stdin")
             if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
-                raise SystemExit(f"manyclients clients: no port arrived on stdin within {timeout} s")
+                raise SystemExit(f"manyclients clients: no {what} arrived on stdin within {timeout} s")
             byte = os.read(sys.stdin.fileno(), 1)
             if not byte:
-                raise SystemExit("manyclients clients: stdin ended before a port arrived")
+                if line:
+                    raise SystemExit(f"manyclients clients: stdin ended in the middle of a {what}")
+                return None
             line += byte
+    return line
+
+
+def _port_from_stdin(timeout: float) -> int:
+    """The server's port, as the measuring process writes it on our stdin once the server listens."""
+    line = _stdin_line(timeout, "port", longest=16)
+    if line is None:
+        raise SystemExit("manyclients clients: stdin ended before a port arrived")
     return check_port(int(line))
+
+
+def _barrier() -> None:
+    """Every echo is in: say so, and wait (a while at most) until the measuring side has counted."""
+    print(json.dumps({"event": "held"}), flush=True)
+    try:
+        _stdin_line(10.0, "go")  # the measuring side counts the server's sockets meanwhile
+    except SystemExit:
+        pass  # no answer in time: close the connections all the same, and report
 
 
 def _clients_main(args) -> int:
     raise_fd_limit()
+    if args.jobs:
+        return _jobs(args.host)
     if args.port == "-":
         args.port = _port_from_stdin(START_TIMEOUT)
-
-    def barrier() -> None:
-        print(json.dumps({"event": "held"}), flush=True)
-        with selectors.DefaultSelector() as selector:
-            selector.register(sys.stdin.buffer, selectors.EVENT_READ)
-            selector.select(timeout=10.0)  # the measuring side counts the server's sockets now
-
     report = drive(args.host, args.port, args.clients, size=args.size, stall=args.stall,
-                   time_limit=args.time_limit, barrier=barrier)
+                   time_limit=args.time_limit, barrier=_barrier)
     print(json.dumps({"event": "report", **report}), flush=True)
+    return 0
+
+
+#: The most runs one clients process drives, and the seconds it waits for the next before it ends.
+MAX_JOBS = 10_000
+JOB_WAIT = 600.0
+
+
+def _jobs(host: str) -> int:
+    """Drive one run for each job line on stdin, {"port", "clients", "size", "stall", "time_limit"}, until it ends."""
+    for _ in range(MAX_JOBS):
+        line = _stdin_line(JOB_WAIT, "job")
+        if line is None:
+            return 0  # the measuring side has no more runs for us
+        try:
+            job = json.loads(line)
+            report = drive(host, job["port"], job["clients"], size=job["size"], stall=job["stall"],
+                           time_limit=job["time_limit"], barrier=_barrier)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SystemExit(f"manyclients clients: a job this process cannot run ({exc}): {line[:200]!r}") from None
+        print(json.dumps({"event": "report", **report}), flush=True)
     return 0
 
 
@@ -649,14 +789,17 @@ def main(argv=None) -> int:
     server.set_defaults(run=_serve_main)
     clients = sub.add_parser("clients", help="open many connections and check every echo")
     clients.add_argument("--host", default="127.0.0.1", type=check_loopback_host)
-    clients.add_argument("--port", required=True, help="the server's port, or - to read it from stdin")
-    clients.add_argument("--clients", type=int, required=True)
+    job = clients.add_mutually_exclusive_group(required=True)
+    job.add_argument("--port", help="the server's port, or - to read it from stdin")
+    job.add_argument("--jobs", action="store_true",
+                     help="drive one run per line of JSON on stdin (port, clients, size, stall, time_limit)")
+    clients.add_argument("--clients", type=int, default=1)
     clients.add_argument("--size", type=int, default=64)
     clients.add_argument("--stall", type=float, default=3.0)
     clients.add_argument("--time-limit", type=float, default=60.0)
     clients.set_defaults(run=_clients_main)
     args = parser.parse_args(argv)
-    if args.role == "clients":
+    if args.role == "clients" and not args.jobs:
         if args.port != "-":
             args.port = check_port(int(args.port)) if args.port.isdigit() else check_port(args.port)
         _check_count(args.clients)

@@ -15,14 +15,20 @@ alike: where the two ends sit on different CPUs, waking the other CPU can
 cost more than everything else in a round trip, and that varies from run to
 run with the scheduler's choices, not with the language.
 
-A comparison is only as steady as the machine between its two halves, and
-a machine's speed drifts over seconds (its clock rate, other programs, where
-the scheduler puts things). So the round trips are measured in several short
-trials, each one a round of every pairing (Python and C, TCP and UNIX, and
-sockperf in some), in an order that rotates from trial to trial; a ratio is
-taken within each trial, where both halves met the same machine, and the
-result is the median of those ratios with their smallest and largest (a
-`Spread`). Throughput is compared with iperf3 the same way, run by run.
+A comparison is only as steady as the machine between its two halves, and a
+machine's speed changes within milliseconds (on a small virtual machine, the
+same C round trip jumps between about 18, 24 and 28 µs, sometimes after 10
+ms, sometimes after seconds: the other CPU's work, the host's, where the
+scheduler puts things; and Python's share of a round trip grows in the slow
+states). So every pairing (Python and C, TCP and UNIX) keeps its connection
+open for the whole measurement, and they take turns: a block of `Plan.turn`
+round trips each, 2 to 3 ms, the Python block and the C block always next to
+each other, in an order that changes from turn to turn. Each turn's
+Python-to-C ratio is taken from two blocks that met the machine in the same
+state; a trial is `Plan.rounds` round trips of every pairing (and sockperf
+in some), its ratio the median of its turns' ratios, and the result is the
+median of the trials' ratios with their smallest and largest (a `Spread`).
+Throughput is compared with iperf3 the same way, run by run.
 """
 
 from __future__ import annotations
@@ -65,9 +71,23 @@ class Plan:
     rounds: int               # round trips per pairing per trial
     counts: tuple             # concurrent clients per server model
     stall: float              # seconds without progress before a many-clients run gives up
-    trials: int = 5           # rounds of every round-trip pairing, interleaved
+    trials: int = 5           # groups of turns of every round-trip pairing; each gives one ratio
     sockperf_trials: int = 1  # how many of those trials also run sockperf (about 3 s each)
-    warmup: int = 100         # round trips at the start of each pairing that are not counted
+    warmup: int = 100         # round trips at the start of each pairing's connection that are not counted
+    turn: int = 100           # round trips a pairing does in its turn (2 to 3 ms), before the next one's
+    # Round trips at the start of each turn that are not counted: the first after another
+    # pairing's turn finds the caches full of that pairing's code, which a run alone never does.
+    turn_warmup: int = 5
+
+    @property
+    def turns(self) -> int:
+        """How many turns each pairing gets in a trial."""
+        return max(1, self.rounds // max(1, min(self.turn, self.rounds)))
+
+    @property
+    def turn_rounds(self) -> int:
+        """Round trips counted in one turn."""
+        return max(1, min(self.turn, self.rounds))
 
     @property
     def steps(self) -> int:
@@ -82,7 +102,7 @@ class Plan:
 
 FULL = Plan("full", total_bytes=8 << 30, throughput_seconds=2.0, repeats=3, rounds=5_000,
             counts=manyclients.FULL_COUNTS, stall=3.0, trials=11, sockperf_trials=3)
-QUICK = Plan("quick", total_bytes=512 << 20, throughput_seconds=1.0, repeats=1, rounds=1_000,
+QUICK = Plan("quick", total_bytes=512 << 20, throughput_seconds=1.0, repeats=1, rounds=2_000,
              counts=manyclients.QUICK_COUNTS, stall=0.5, trials=7, sockperf_trials=1)
 
 
@@ -223,7 +243,7 @@ def measure_all(plan: Plan, *, on_step=None, on_run=None) -> Results:
     values["c_client_py_server_rtt_us"] = medians["c-python"]
     values["unix_rtt_us"] = medians["unix"]
     values["sockperf_rtt_us"] = medians["sockperf"]
-    _put_spread(values, "rtt_ratio", Spread.of(paired_ratios(trials["python"], trials["c"])))
+    _put_spread(values, "rtt_ratio", Spread.of(trials["ratio"]))
     _put_spread(values, "sockperf_ratio", Spread.of(paired_ratios(trials["python"], trials["sockperf"])))
     if plan.sockperf_trials and medians["sockperf"] is None and not _said(problems, "sockperf"):
         problems.append(Problem("sockperf", "sockperf is not installed, so sockperf_rtt_us and sockperf_ratio are "
@@ -241,7 +261,7 @@ def measure_all(plan: Plan, *, on_step=None, on_run=None) -> Results:
     return Results(plan, values, runs, problems, pinned_cpu=pinned)
 
 
-#: The round-trip pairings of a trial: (name, step name in a Problem, client, server, kind).
+#: The round-trip pairings: (name, step name in a Problem, client, server, kind).
 _PAIRINGS = (("python", "TCP round trips", "python", "python", "tcp"),
              ("c", "C round trips", "c", "c", "tcp"),
              ("python-c", "Python client, C echo peer", "python", "c", "tcp"),
@@ -249,29 +269,65 @@ _PAIRINGS = (("python", "TCP round trips", "python", "python", "tcp"),
              ("unix", "UNIX round trips", "python", "python", "unix"))
 
 
+def turn_order(turn: int, names) -> list:
+    """The order of the pairings in turn number `turn` (from 0): "python" and "c" always side by side.
+
+    The two halves of the ratio take their turns next to each other, first one
+    then the other, so both meet the machine within a few milliseconds; the
+    other pairings and that pair take the lead in turn, so none always
+    follows the same one.
+    """
+    names = list(names)
+    pair = [name for name in ("python", "c") if name in names]
+    units = ([pair] if pair else []) + [[name] for name in names if name not in ("python", "c")]
+    if not units:
+        return []
+    # Python first, then C first, turn after turn; and a shift of one every round of the
+    # leads, so that with an even number of units the pair still leads with either half.
+    if (turn + turn // len(units)) % 2:
+        pair.reverse()
+    lead = turn % len(units)
+    return [name for unit in units[lead:] + units[:lead] for name in unit]
+
+
 def _round_trip_trials(plan: Plan, program: str | None, step, attempt) -> dict:
-    """Each pairing's median round trip in µs, trial by trial: {name: [µs or None, ...]} (and "sockperf")."""
+    """Each pairing's median round trip in µs, trial by trial: {name: [µs or None, ...]}, with "sockperf",
+    and "ratio": each trial's median of its turns' Python-to-C ratios."""
     found = {name: [] for name, *_ in _PAIRINGS}
-    found["sockperf"] = []
-    for trial in range(plan.trials):
-        runs = [pairing for pairing in _PAIRINGS if program is not None or "c" not in pairing[2:4]]
-        if plan.sockperf_in(trial):
-            runs.append(("sockperf", "sockperf", None, None, "tcp"))
-        turn = trial % len(runs)
-        runs = runs[turn:] + runs[:turn]  # each pairing first in its turn, so none always follows the same one
-        step(f"round trips, trial {trial + 1} of {plan.trials}: Python and C, TCP and UNIX"
-             f"{', sockperf' if plan.sockperf_in(trial) else ''}; {plan.rounds:,} x 1 byte each")
-        measured = {}
-        for name, what, client, server, kind in runs:
-            if name == "sockperf":
-                measured[name] = attempt(what, lambda: sockperf_rtt_us(1.0), optional=True)
-                continue
-            samples = attempt(what, lambda: c_peer.round_trips(
-                client, server, kind, rounds=plan.rounds, warmup=plan.warmup, program=program),
-                optional=False)
-            measured[name] = _median_us(samples)
-        for name, values in found.items():
-            values.append(measured.get(name))
+    found["sockperf"], found["ratio"] = [], []
+    what_of = {name: what for name, what, *_ in _PAIRINGS}
+    with contextlib.ExitStack() as stack:
+        pairings = {}
+        for name, what, client, server, kind in _PAIRINGS:
+            if program is None and "c" in (client, server):
+                continue  # said once already: no C compiler, or one that failed
+            opened = attempt(what, lambda: c_peer.pairing(client, server, kind, warmup=plan.warmup, program=program))
+            if opened is not None:
+                pairings[name] = opened
+                stack.callback(attempt, what, opened.close)
+        for trial in range(plan.trials):
+            step(f"round trips, trial {trial + 1} of {plan.trials}: Python and C, TCP and UNIX, taking turns"
+                 f"{', then sockperf' if plan.sockperf_in(trial) else ''}; {plan.turns} x {plan.turn_rounds:,} "
+                 f"x 1 byte each")
+            samples = {name: [] for name in pairings}
+            ratios = []
+            for turn in range(plan.turns):
+                medians = {}
+                for name in turn_order(turn, pairings):
+                    times = attempt(what_of[name], lambda: pairings[name].block(plan.turn_warmup + plan.turn_rounds))
+                    if times is None:  # that pairing is closed now, and says why once
+                        del pairings[name]
+                        continue
+                    kept = times[plan.turn_warmup:]
+                    samples[name] += kept
+                    medians[name] = statistics.median(kept)
+                ratios.append(_ratio(medians.get("python"), medians.get("c")))
+            for name in found:
+                if name not in ("sockperf", "ratio"):
+                    found[name].append(_median_us(samples.get(name)))
+            found["ratio"].append(Spread.of(ratios).median)
+            found["sockperf"].append(attempt("sockperf", lambda: sockperf_rtt_us(1.0), optional=True)
+                                     if plan.sockperf_in(trial) else None)
     return found
 
 

@@ -31,8 +31,9 @@ def add_parser(subparsers, prog: str) -> None:
             "Measure this machine with the course's own code: loopback TCP and UNIX socket "
             "throughput and round trips, the same round trip in C and half in C (to show which "
             "side costs what), iperf3 and sockperf as yardsticks (if installed), and how many "
-            "concurrent connections each server model serves with every echo correct. Round trips "
-            "are compared trial by trial, interleaved, and each ratio comes with its spread. A "
+            "concurrent connections each server model serves with every echo correct. The round "
+            "trips take turns on connections held open, a few milliseconds each, so that Python and "
+            "C meet the machine alike; each ratio comes with its spread over several trials. A "
             "table goes to stdout, progress to stderr; nothing is written to disk unless --save "
             "names a file."),
         epilog="\n".join([
@@ -41,8 +42,13 @@ def add_parser(subparsers, prog: str) -> None:
             "      a small run, in seconds",
             f"  {prog} bench --json",
             "      the full run; the last line of stdout is one JSON object",
+            f"  {prog} bench --save my-machine.json",
+            "      the full run, also saved to my-machine.json (any path you choose), which",
+            "      chapter 04 can draw: manyclients.load('my-machine.json')",
+            "",
+            "The results shipped with the course (sockcourse/bench/measured.json) are made",
+            "the same way; the maintainers regenerate them by naming that file:",
             f"  {prog} bench --save sockcourse/bench/measured.json",
-            "      the full run, saved for chapter 04's plots of many clients",
         ]),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -215,8 +221,9 @@ def table(results) -> str:
         f"{_number(result['sockperf_ratio'], '', 2):>8}{_spread(result, 'sockperf_ratio', 'sockperf_trials'):>20}",
         f"{'UNIX stream throughput':<36}{_number(result['unix_gbps'], 'Gbit/s'):>14}",
         f"{'UNIX round trip, 1 byte, median':<36}{_number(result['unix_rtt_us'], 'µs'):>14}",
-        f"(round trips: the median of {plan.trials} interleaved trials, {pinned}; a ratio: the median of "
-        f"the trials' own ratios;",
+        f"(round trips: the median of {plan.trials} interleaved trials, {pinned}; in each, every pairing takes "
+        f"turns of {plan.turn_rounds:,} round trips;",
+        " a ratio: the median of the trials' own, each the median of its Python and C turns side by side;",
         f" throughput: the best of {plan.repeats} run(s) each, its ratio run by run)",
         "",
         *breakdown(result, plan.trials),

@@ -8,8 +8,10 @@ such as "scaling:threads".
 
 from __future__ import annotations
 
+import math
+
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from .style import PALETTE, new_axes
 
@@ -35,6 +37,31 @@ _SLOW, _FAST, _IDLE = PALETTE["vermillion"], PALETTE["blue"], "#D9D9D9"
 
 def _count_label(value, _position=None) -> str:
     return f"{value:,.0f}" if value >= 1 else f"{value:g}"
+
+
+def _log_ticks(axis, low: float, high: float) -> None:
+    """Ticks at the powers of ten between low and high, and no minor ticks, on a log-scaled axis.
+
+    The same labelled ticks as matplotlib's automatic log locator, without
+    its unlabelled minor ticks (eight a decade), which the layout measures
+    and places again on every draw: most of a three-panel figure's drawing
+    time. An axis that shows less than two powers of ten gets steps of 1, 2
+    and 5 instead, and one narrower still keeps matplotlib's own ticks (few,
+    on so short an axis), so that every axis has numbers on it.
+    """
+    low, high = sorted((low, high))
+    if not (low > 0 and math.isfinite(high)):
+        return  # nothing drawn on it yet: matplotlib's own ticks will do
+    inside = low * (1 - 1e-9), high * (1 + 1e-9)
+    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    ticks = [10.0 ** k for k in range(first, last + 1) if inside[0] <= 10.0 ** k <= inside[1]]
+    if len(ticks) < 2:
+        ticks = [step * 10.0 ** k for k in range(first, last + 1) for step in (1, 2, 5)
+                 if inside[0] <= step * 10.0 ** k <= inside[1]]
+    if len(ticks) < 2:
+        return
+    axis.set_major_locator(FixedLocator(ticks))
+    axis.set_minor_locator(NullLocator())
 
 
 # -- how each model scales ------------------------------------------------------------------
@@ -105,6 +132,9 @@ def scaling(runs, metric: str = "seconds", ax=None, title: str | None = None, le
                     markeredgecolor="black", gid=f"scaling:failed:{run.model}")
             ax.annotate(f"{run.model} gave up", (run.clients, high * 2.5), xytext=(9, -3),
                         textcoords="offset points", fontsize=8, color="black", va="center")
+    ax.autoscale_view()
+    _log_ticks(ax.xaxis, *ax.get_xlim())
+    _log_ticks(ax.yaxis, *ax.get_ylim())
     ax.set_xlabel("concurrent connections (log scale)")
     ax.set_ylabel(ylabel)
     ax.set_title(title or default_title)

@@ -24,6 +24,19 @@
  *         echo every SIZE-byte message on the inherited socket N until the
  *         other end closes it, and print nothing.
  *
+ * And one way to take turns with a Python process, so that a block of C
+ * round trips and a block of Python ones meet the machine in the same state
+ * (sockcourse.bench.c_peer.pairing, as bench.suite uses it):
+ *
+ *     pingpong --control N [--unix | --fd M] [--warmup W] [--size S]
+ *         with an echo process of its own (as in the first form), or over
+ *         the inherited socket M, do W round trips untimed; then wait on the
+ *         inherited socket N for requests. Each is a 4-byte big-endian count
+ *         R, answered by timing R round trips and writing R 8-byte counts of
+ *         nanoseconds back on N, in this machine's byte order (the reader is
+ *         on this machine). A count of 0, or the end of N's stream, ends it.
+ *         Nothing is printed on stdout.
+ *
  * The parent makes and connects that socket, TCP_NODELAY included (an option
  * of the socket, not of the descriptor, so this copy has it too). Every blocking call has a time limit
  * (SO_RCVTIMEO, SO_SNDTIMEO, and alarm() for the whole run), so it never hangs.
@@ -50,6 +63,8 @@
 #include <unistd.h>
 
 #define MAX_ROUNDS 1000000L
+/* The most round trips one --control request may ask for (its answer is 8 bytes each). */
+#define MAX_BLOCK 100000L
 #define MAX_SIZE (1L << 20)
 #define IO_TIMEOUT_S 10
 /* The whole run must end within this many seconds, whatever happens. */
@@ -237,54 +252,9 @@ static void print_samples(const char *kind, long size, long rounds, const long l
     printf("]}\n");
 }
 
-int main(int argc, char **argv)
+/* Connect to a forked echo process of our own; the child's pid goes to *child. */
+static int own_echo(int unix_kind, long size, pid_t *child)
 {
-    int unix_kind = 0;
-    long rounds = 10000, warmup = 20, size = 1, timing_fd = -1, echo_fd = -1;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--unix") == 0)
-            unix_kind = 1;
-        else if (strcmp(argv[i], "--fd") == 0 && i + 1 < argc)
-            timing_fd = whole_number(argv[++i], "--fd", 3, 1L << 20);
-        else if (strcmp(argv[i], "--echo-fd") == 0 && i + 1 < argc)
-            echo_fd = whole_number(argv[++i], "--echo-fd", 3, 1L << 20);
-        else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
-            rounds = whole_number(argv[++i], "--rounds", 1, MAX_ROUNDS);
-        else if (strcmp(argv[i], "--warmup") == 0 && i + 1 < argc)
-            warmup = whole_number(argv[++i], "--warmup", 0, MAX_ROUNDS);
-        else if (strcmp(argv[i], "--size") == 0 && i + 1 < argc)
-            size = whole_number(argv[++i], "--size", 1, MAX_SIZE);
-        else {
-            fprintf(stderr, "pingpong: unknown argument '%s'; usage: pingpong [--unix | --fd N | "
-                            "--echo-fd N] [--rounds N] [--warmup W] [--size S]\n", argv[i]);
-            return 2;
-        }
-    }
-    if ((timing_fd >= 0) + (echo_fd >= 0) + unix_kind > 1) {
-        fprintf(stderr, "pingpong: --unix, --fd and --echo-fd are three different runs; pass one of them, "
-                        "for example --fd 3.\n");
-        return 2;
-    }
-    alarm(RUN_LIMIT_S);
-
-    if (echo_fd >= 0) {
-        echo_until_closed(inherited_socket(echo_fd, "--echo-fd"), size);
-        return 0;
-    }
-    if (timing_fd >= 0) {
-        int conn = inherited_socket(timing_fd, "--fd");
-        const char *kind = kind_of(conn);
-        long long *kept = malloc(sizeof(long long) * (size_t)rounds);
-        if (kept == NULL)
-            die("malloc");
-        if (time_round_trips(conn, rounds, warmup, size, kept) != 0)
-            return 1;
-        close(conn); /* the other end reads end-of-stream and finishes */
-        print_samples(kind, size, rounds, kept);
-        free(kept);
-        return 0;
-    }
-
     struct sockaddr_in inet = {0};
     struct sockaddr_un local = {0};
     struct sockaddr *address;
@@ -318,10 +288,10 @@ int main(int argc, char **argv)
         die("listen");
 
     fflush(stdout);
-    pid_t child = fork();
-    if (child < 0)
+    *child = fork();
+    if (*child < 0)
         die("fork");
-    if (child == 0) {
+    if (*child == 0) {
         close(listener);
         echo_peer(unix_kind, address, length, size);
     }
@@ -336,14 +306,12 @@ int main(int argc, char **argv)
     set_timeouts(conn);
     if (!unix_kind)
         no_delay(conn);
+    return conn;
+}
 
-    long long *samples = malloc(sizeof(long long) * (size_t)rounds);
-    if (samples == NULL)
-        die("malloc");
-    if (time_round_trips(conn, rounds, warmup, size, samples) != 0)
-        return 1;
-    close(conn); /* the peer reads end-of-stream and exits */
-
+/* 0 when the echo process we forked ended well. */
+static int wait_for_echo(pid_t child)
+{
     int status = 0;
     if (waitpid(child, &status, 0) < 0)
         die("waitpid");
@@ -351,6 +319,117 @@ int main(int argc, char **argv)
         fprintf(stderr, "pingpong: the echo process failed (status %d)\n", status);
         return 1;
     }
+    return 0;
+}
+
+/* Answer block requests on the control socket until it says 0 or closes; 0 on success. */
+static int serve_blocks(int control, int conn, long warmup, long size)
+{
+    long long *samples = malloc(sizeof(long long) * (size_t)MAX_BLOCK);
+    long long *unused = malloc(sizeof(long long) * (size_t)(warmup ? warmup : 1));
+    if (samples == NULL || unused == NULL)
+        die("malloc");
+    /* Untimed rounds first: caches, page faults, the scheduler meeting the echo process. */
+    if (warmup && time_round_trips(conn, warmup, 0, size, unused) != 0)
+        return 1;
+    /* Bounded like every loop here; the alarm ends a run that takes too long anyway. */
+    for (long block = 0; block < MAX_ROUNDS; block++) {
+        unsigned char request[4];
+        if (!recv_exactly(control, (char *)request, sizeof request))
+            break; /* the other side closed: it has every block it wanted */
+        long rounds = ((long)request[0] << 24) | ((long)request[1] << 16) | ((long)request[2] << 8) | request[3];
+        if (rounds == 0)
+            break;
+        if (rounds > MAX_BLOCK) {
+            fprintf(stderr, "pingpong: a block of %ld round trips was asked for; the most is %ld\n",
+                    rounds, MAX_BLOCK);
+            return 2;
+        }
+        if (time_round_trips(conn, rounds, 0, size, samples) != 0)
+            return 1;
+        send_all(control, (const char *)samples, (long)sizeof(long long) * rounds);
+    }
+    free(samples);
+    free(unused);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int unix_kind = 0;
+    long rounds = 10000, warmup = 20, size = 1, timing_fd = -1, echo_fd = -1, control_fd = -1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--unix") == 0)
+            unix_kind = 1;
+        else if (strcmp(argv[i], "--fd") == 0 && i + 1 < argc)
+            timing_fd = whole_number(argv[++i], "--fd", 3, 1L << 20);
+        else if (strcmp(argv[i], "--echo-fd") == 0 && i + 1 < argc)
+            echo_fd = whole_number(argv[++i], "--echo-fd", 3, 1L << 20);
+        else if (strcmp(argv[i], "--control") == 0 && i + 1 < argc)
+            control_fd = whole_number(argv[++i], "--control", 3, 1L << 20);
+        else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
+            rounds = whole_number(argv[++i], "--rounds", 1, MAX_ROUNDS);
+        else if (strcmp(argv[i], "--warmup") == 0 && i + 1 < argc)
+            warmup = whole_number(argv[++i], "--warmup", 0, MAX_ROUNDS);
+        else if (strcmp(argv[i], "--size") == 0 && i + 1 < argc)
+            size = whole_number(argv[++i], "--size", 1, MAX_SIZE);
+        else {
+            fprintf(stderr, "pingpong: unknown argument '%s'; usage: pingpong [--unix | --fd N | "
+                            "--echo-fd N] [--control N] [--rounds N] [--warmup W] [--size S]\n", argv[i]);
+            return 2;
+        }
+    }
+    if ((timing_fd >= 0) + (echo_fd >= 0) + unix_kind > 1) {
+        fprintf(stderr, "pingpong: --unix, --fd and --echo-fd are three different runs; pass one of them, "
+                        "for example --fd 3.\n");
+        return 2;
+    }
+    if (control_fd >= 0 && echo_fd >= 0) {
+        fprintf(stderr, "pingpong: --control times round trips and --echo-fd only echoes; pass one of them, "
+                        "for example --control 3.\n");
+        return 2;
+    }
+    alarm(RUN_LIMIT_S);
+
+    if (echo_fd >= 0) {
+        echo_until_closed(inherited_socket(echo_fd, "--echo-fd"), size);
+        return 0;
+    }
+    if (control_fd >= 0) {
+        int control = inherited_socket(control_fd, "--control");
+        pid_t child = -1;
+        int conn = timing_fd >= 0 ? inherited_socket(timing_fd, "--fd") : own_echo(unix_kind, size, &child);
+        int failed = serve_blocks(control, conn, warmup, size);
+        close(conn); /* the echo reads end-of-stream and finishes */
+        close(control);
+        if (child > 0 && wait_for_echo(child) != 0)
+            return 1;
+        return failed;
+    }
+    if (timing_fd >= 0) {
+        int conn = inherited_socket(timing_fd, "--fd");
+        const char *kind = kind_of(conn);
+        long long *kept = malloc(sizeof(long long) * (size_t)rounds);
+        if (kept == NULL)
+            die("malloc");
+        if (time_round_trips(conn, rounds, warmup, size, kept) != 0)
+            return 1;
+        close(conn); /* the other end reads end-of-stream and finishes */
+        print_samples(kind, size, rounds, kept);
+        free(kept);
+        return 0;
+    }
+
+    pid_t child = -1;
+    int conn = own_echo(unix_kind, size, &child);
+    long long *samples = malloc(sizeof(long long) * (size_t)rounds);
+    if (samples == NULL)
+        die("malloc");
+    if (time_round_trips(conn, rounds, warmup, size, samples) != 0)
+        return 1;
+    close(conn); /* the peer reads end-of-stream and exits */
+    if (wait_for_echo(child) != 0)
+        return 1;
 
     print_samples(unix_kind ? "unix" : "tcp", size, rounds, samples);
     free(samples);
