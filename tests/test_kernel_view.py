@@ -441,3 +441,24 @@ def test_the_source_states_reads_is_named():
     with pytest.raises(ValueError) as info:
         kernel_states._tcp_connections({1}, "netstat")
     assert "'netstat'" in str(info.value) and "'sock_diag'" in str(info.value)
+
+
+def test_accept_queue_counts_the_finished_handshakes_as_proc_net_tcp_does():
+    with socket.create_server(("127.0.0.1", 0), backlog=3) as listener:
+        listener.settimeout(5)
+        clients = [socket.create_connection(listener.getsockname(), timeout=5) for _ in range(3)]
+        try:
+            # connect() returns once the client's side is done; the server's side follows at once on loopback.
+            assert wait_for(lambda: kernel.accept_queue(listener) == 3, timeout=5), kernel.accept_queue(listener)
+            line = next(l for l in kernel.proc_net_tcp(listener) if l.split()[3] == "0A")
+            assert int(line.split()[4].split(":")[1], 16) == 3
+            conn, _ = listener.accept()
+            conn.close()
+            assert kernel.accept_queue(listener) == 2
+            assert kernel.accept_queue(listener.getsockname()[1]) == 2
+        finally:
+            for client in clients:
+                client.close()
+    with socket.socket() as unbound:
+        with pytest.raises(ValueError, match="listening socket"):
+            kernel.accept_queue(unbound)

@@ -14,10 +14,10 @@ from .options import (OPTIONS, Linger, Option, OptionRefused, OptionTable, Optio
                       probe, probe_all)
 from .tcpinfo import TcpInfo, tcp_info
 
-from .view import (PROC_TCP_STATES, TABLE_SOURCES, SocketState, StateTable, decode_proc_line, proc_net_tcp,
+from .view import (PROC_TCP_STATES, accept_queue, TABLE_SOURCES, SocketState, StateTable, decode_proc_line, proc_net_tcp,
                    states, table_source, table_source_reason)
 
 __all__ = ["OPTIONS", "Linger", "Option", "OptionRefused", "OptionTable", "OptionUnavailable", "Probe", "TcpInfo",
            "UnknownOption", "options", "probe", "probe_all", "tcp_info", "tcpinfo",
-           "PROC_TCP_STATES", "SocketState", "StateTable", "TABLE_SOURCES", "decode_proc_line", "proc_net_tcp",
+           "PROC_TCP_STATES", "accept_queue", "SocketState", "StateTable", "TABLE_SOURCES", "decode_proc_line", "proc_net_tcp",
            "states", "table_source", "table_source_reason"]

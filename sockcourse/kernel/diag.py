@@ -57,6 +57,8 @@ _REQ_V2 = struct.Struct("=BBBxI")             # family, protocol, extensions, (p
 _SOCKID_SIZE = 48                             # ports, 2 x 16-byte addresses, interface, cookie
 _MSG_HEAD = struct.Struct("=BBBB")            # family, state, timer, retransmits
 _ID_HEAD = struct.Struct("!HH16s16s")         # ports and addresses, in network byte order
+#: After the socket id: expires, rqueue, wqueue, uid, inode (struct inet_diag_msg, linux/inet_diag.h).
+_MSG_TAIL = struct.Struct("=IIIII")
 _BC_OP = struct.Struct("=BBH")                # code, yes, no
 _NLATTR = struct.Struct("=HH")                # length, type
 
@@ -107,7 +109,11 @@ def request(family: int, ports, sequence: int) -> bytes:
 
 
 def tcp_sockets(ports, timeout: float = 2.0) -> list[tuple]:
-    """(family, state number, local (host, port), remote (host, port)) of each TCP socket on `ports`.
+    """(family, state number, local (host, port), remote (host, port), rqueue) of each TCP socket on `ports`.
+
+    rqueue is the kernel's idiag_rqueue: for a listening socket, the connections
+    waiting in its accept queue (what /proc/net/tcp shows as rx_queue); for any
+    other socket, the bytes received and not yet read.
 
     Both IPv4 and IPv6 tables are asked, one after the other (a netlink socket
     runs one dump at a time). Raises OSError where sock_diag is missing or
@@ -167,4 +173,5 @@ def _decode(payload) -> tuple:
         local, remote = socket.inet_ntop(family, src[:4]), socket.inet_ntop(family, dst[:4])
     else:
         local, remote = socket.inet_ntop(family, src), socket.inet_ntop(family, dst)
-    return family, state, (local, sport), (remote, dport)
+    _, rqueue, _, _, _ = _MSG_TAIL.unpack_from(payload, _MSG_HEAD.size + _SOCKID_SIZE)
+    return family, state, (local, sport), (remote, dport), rqueue

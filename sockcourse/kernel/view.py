@@ -215,7 +215,7 @@ def _tcp_connections(ports: set[int], source: str | None = None):
 def _diag_connections(ports: set[int]) -> list[_Conn]:
     return [_Conn(_Address(*local) if local[1] else (), _Address(*remote) if remote[1] else (),
                   PROC_TCP_STATES.get(f"{state:02X}", "NONE"))
-            for _, state, local, remote in diag.tcp_sockets(ports)]
+            for _, state, local, remote, _ in diag.tcp_sockets(ports)]
 
 
 def _psutil_connections():
@@ -332,6 +332,33 @@ def _proc_lines(ports: set[int]) -> list[str]:
             if fields[1][-4:] in wanted or fields[2][-4:] in wanted:
                 lines.append(row.strip())
     return lines
+
+
+def accept_queue(listener) -> int | None:
+    """How many finished handshakes wait in the accept queue of `listener` (a listening socket or its port).
+
+    The kernel keeps the count as the listening socket's receive queue. It is
+    asked through sock_diag where it answers (the cost follows this one port,
+    however many sockets the machine has), else read from /proc/net/tcp; None
+    where neither exists (not Linux).
+    """
+    (port,) = _ports_of((listener,))[0] or (None,)
+    if port is None:
+        raise ArgumentError(f"accept_queue() needs a listening socket or its port, but got {listener!r}; "
+                            f"for example kernel.accept_queue(listener).")
+    if table_source() == "sock_diag":
+        try:
+            for _, state, local, _, rqueue in diag.tcp_sockets({port}):
+                if state == 0x0A and local[1] == port:  # 0A: LISTEN
+                    return rqueue
+            return None
+        except OSError:
+            pass  # the raw table says the same, only slower
+    for line in _proc_lines({port}):
+        fields = line.split()
+        if fields[3] == "0A" and fields[1].endswith(f":{port:04X}"):
+            return int(fields[4].split(":")[1], 16)
+    return None
 
 
 def decode_proc_line(line: str) -> dict:
