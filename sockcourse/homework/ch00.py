@@ -32,7 +32,8 @@ import os
 import socket
 
 from ..core.errors import describe
-from .core import Question, failed, passed, plural, skipped, student_line, summary as _summary, text
+from .core import (HalfWritten, Question, failed, passed, plural, skipped, student_line, summary as _summary, text,
+                   unless_stub)
 
 try:
     import fcntl
@@ -51,30 +52,17 @@ RFC_433 = {1: "Telnet", 3: "File Transfer", 5: "Remote Job Entry", 7: "Echo", 9:
            19: "Character Generator"}
 
 
-class _Stub(Exception):
-    """The helper function beside the answer still raises NotImplementedError: half written, not 'not attempted'."""
-
-
-def _unless_stub(function):
-    def call(*args):
-        try:
-            return function(*args)
-        except NotImplementedError:
-            raise _Stub() from None
-    return call
-
-
 def _each(function, values) -> list[tuple]:
     """[(value, True, result) or (value, False, error, where)] for every value, in one call of the check's.
 
-    A NotImplementedError (or a _Stub) ends it at once: that is the stub
+    A NotImplementedError (or a HalfWritten) ends it at once: that is the stub
     speaking, not a mistake on one value.
     """
     found = []
     for value in values:
         try:
             found.append((value, True, function(value), ""))
-        except (NotImplementedError, _Stub):
+        except (NotImplementedError, HalfWritten):
             raise
         except Exception as exc:  # noqa: BLE001 - the student's error on this value is what the report shows
             found.append((value, False, exc, student_line(exc.__traceback__)))
@@ -181,8 +169,8 @@ def _judge_direction(student, ctx, numbers: list[int], *, what: str):
     if partner is None:
         return failed("there is no function is_send_socket next to your aen", hint="both-functions",
                       expected="def is_send_socket(number): ... in the notebook, beside aen")
-    outcome = ctx.call(_each, _unless_stub(partner), numbers)
-    if outcome.raised and isinstance(outcome.error, _Stub):
+    outcome = ctx.call(_each, unless_stub(partner), numbers)
+    if outcome.raised and isinstance(outcome.error, HalfWritten):
         return failed("your is_send_socket still raises NotImplementedError", hint="both-functions", sent=what,
                       expected="True for odd numbers, False for even ones")
     if not outcome.returned:

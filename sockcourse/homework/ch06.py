@@ -43,7 +43,8 @@ from ..peers.process import Peer, read_line
 from ..protocols import javautf
 from ..servers.threaded import serve
 from . import ch06_peers
-from .core import Question, failed, passed, plural, skipped, summary as _summary, text
+from .core import (HalfWritten, Question, failed, passed, plural, skipped, summary as _summary, text,
+                   unless_stub)
 
 CHAPTER = "06_languages"
 
@@ -336,19 +337,6 @@ def _java(ctx):
     return _peer_for(ctx, *UTF_PEER[:2], (), UTF_PEER[2], title=UTF_PEER[3])
 
 
-class _Stub(Exception):
-    """read_utf still raises NotImplementedError: half of q1 is written, which is no 'not attempted'."""
-
-
-def _unless_stub(function):
-    def call(*args):
-        try:
-            return function(*args)
-        except NotImplementedError:
-            raise _Stub() from None
-    return call
-
-
 def _read_utf_of(student):
     """The read_utf defined beside the student's write_utf, or None."""
     found = getattr(student, "__globals__", {}).get("read_utf")
@@ -476,8 +464,8 @@ def _round_trip(student, ctx, value: str, *, write_hint: str, read_hint: str, li
     if reply != expected:  # Java read our bytes as another string: a fault of the check, said plainly
         raise SockcourseError(f"the Java peer answered {_hex(reply)} to {_hex(expected)}, which it should echo")
     sender = _send_in_background(peer, reply)
-    outcome = ctx.call(_unless_stub(read), mine, budget=2.0)
-    if outcome.raised and isinstance(outcome.error, _Stub):
+    outcome = ctx.call(unless_stub(read), mine, budget=2.0)
+    if outcome.raised and isinstance(outcome.error, HalfWritten):
         return failed("your read_utf still raises NotImplementedError", hint="both-functions",
                       sent=f"Java's writeUTF({_show(value)})", expected=_show(value))
     sender.join(1.0)
@@ -533,10 +521,10 @@ def _(student, ctx):
         raise SockcourseError(f"the Java peer answered {_hex(reply)} to two strings it should echo")
     peer, mine = ctx.pair()
     peer.sendall(reply)  # both strings in one sendall(): they arrive together
-    read = _unless_stub(read)
+    read = unless_stub(read)
     outcome = ctx.call(lambda sock: (read(sock), read(sock)), mine, budget=2.0)
     sent = f"Java's writeUTF({first!r}) and writeUTF({second!r}) in one piece: {_hex(reply)}"
-    if outcome.raised and isinstance(outcome.error, _Stub):
+    if outcome.raised and isinstance(outcome.error, HalfWritten):
         return failed("your read_utf still raises NotImplementedError", hint="both-functions", sent=sent,
                       expected=f"{first!r}, then {second!r}")
     if outcome.kind in ("blocked", "still-running"):
