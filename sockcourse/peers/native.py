@@ -166,10 +166,7 @@ class NativePeer(Peer):
 
     def _end_now(self) -> str:
         """Stop a program that failed its start at once (no grace to end by itself); what it wrote to stderr."""
-        try:
-            self.process.send_signal(self.stop_signal)
-        except ProcessLookupError:
-            pass
+        self._ask_to_stop()
         return end_process(self.process, TERMINATE_GRACE)
 
     def _read_lines(self) -> None:
@@ -188,11 +185,7 @@ class NativePeer(Peer):
             self._arrived.notify_all()
 
     def _stop(self, timeout: float) -> None:
-        if self.process.poll() is None:
-            try:
-                self.process.send_signal(self.stop_signal)
-            except ProcessLookupError:
-                pass  # it ended on its own just now
+        self._ask_to_stop()
         # The reader must be done with the pipe before end_process closes it (a closed descriptor's
         # number can be reused at once, by anything): it sees the end of the output once the
         # program has ended, and the flag bounds its wait otherwise.

@@ -241,12 +241,16 @@ class Peer(Stoppable):
             raise PeerError(f"The program {self.argv[0]!r} could not be started ({exc.strerror or exc}); "
                             f"check that it exists and may be run: {' '.join(self.argv)}") from None
 
-    def _stop(self, timeout: float) -> None:
+    def _ask_to_stop(self) -> None:
+        """Send the stop signal, unless the program has ended already."""
         if self.process.poll() is None:
             try:
                 self.process.send_signal(self.stop_signal)
             except ProcessLookupError:
                 pass  # it ended on its own just now
+
+    def _stop(self, timeout: float) -> None:
+        self._ask_to_stop()
         self.stderr_text = end_process(self.process, timeout)
 
     def _close(self) -> None:
