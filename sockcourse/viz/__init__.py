@@ -25,6 +25,7 @@ from .many import accept_queue, scaling, service_timeline
 from .javautf import writeutf_layout
 from .modbus import frame_layout
 from .syscalls import side_by_side
+from .nagle import buffer_throughput, nagle_latency
 
 __all__ = ["CONNECTION_COLOURS", "ICP_STEPS", "MILESTONES", "initial_connection", "PALETTE", "ROLE_COLOURS", "history_timeline", "layer_models",
            "sequence_diagram", "socket_name_bits", "state_diagram", "timeline",
@@ -32,4 +33,5 @@ __all__ = ["CONNECTION_COLOURS", "ICP_STEPS", "MILESTONES", "initial_connection"
            "datagram_fates", "datagram_layout", "update_delays",
            "byte_values", "certificate_checks", "handshake_costs", "handshake_ladders",
            "accept_queue", "scaling", "service_timeline",
-           "writeutf_layout", "frame_layout", "side_by_side"]
+           "writeutf_layout", "frame_layout", "side_by_side",
+           "buffer_throughput", "nagle_latency"]
