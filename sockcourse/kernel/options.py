@@ -528,6 +528,34 @@ class OptionTable(list):
     def to_dicts(self) -> list[dict]:
         return [probe_.to_dict() for probe_ in self]
 
+    def compare(self, answers) -> "Comparison":
+        """Lay another program's answers beside this table's defaults, option by option.
+
+        `answers` maps an option's name to what that program read on a fresh
+        socket of its own: anything with `.value`, `.errno` and `.missing`,
+        such as sockcourse.peers.crosscheck.c_getsockopt()'s. Values compare
+        as numbers (False equals 0, Linger(False, 0) equals (0, 0)); a struct
+        read as bytes compares by its length.
+        """
+        rows = []
+        for p in self:
+            other = answers.get(p.option)
+            if other is None:
+                rows.append(Agreement(p.option, _shown_default(p), "not asked", False))
+                continue
+            if not p.exists or getattr(other, "missing", False):
+                same = not p.exists and bool(getattr(other, "missing", False))
+                theirs = "not defined" if getattr(other, "missing", False) else str(other.value)
+            elif not p.readable or getattr(other, "errno", None):
+                same = (not p.readable) and p.errno == getattr(other, "errno", None)
+                theirs = f"errno {other.errno}" if getattr(other, "errno", None) else str(other.value)
+            else:
+                mine = len(p.default) if isinstance(p.default, bytes) else p.default
+                same = mine == other.value
+                theirs = str(other.value)
+            rows.append(Agreement(p.option, _shown_default(p), theirs, same))
+        return Comparison(rows)
+
     def __repr__(self) -> str:
         if not self:
             return "(an empty table)"
@@ -549,6 +577,42 @@ class OptionTable(list):
         return "\n".join(lines)
 
     __str__ = __repr__
+
+
+class Agreement(NamedTuple):
+    """One option of a comparison: our default, the other program's answer, and whether they agree."""
+
+    option: str
+    ours: str
+    theirs: str
+    same: bool
+
+
+class Comparison(list):
+    """Rows of Agreement that show themselves as a text table, and say how many agree."""
+
+    @property
+    def agreeing(self) -> int:
+        return sum(row.same for row in self)
+
+    def __repr__(self) -> str:
+        rows = [("option", "Python (probe_all)", "the other program", "same")]
+        rows += [(r.option, r.ours, r.theirs, "yes" if r.same else "NO") for r in self]
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+        return "\n".join(lines + [f"{self.agreeing} of {len(self)} options agree."])
+
+    __str__ = __repr__
+
+
+def _shown_default(p: Probe) -> str:
+    if not p.exists:
+        return "not on this system"
+    if not p.readable:
+        return f"errno {p.errno}"
+    if isinstance(p.default, bytes):
+        return f"{len(p.default)} bytes"
+    return repr(p.default) if not isinstance(p.default, float) else f"{p.default:g}"
 
 
 def probe_all(sock_type=socket.SOCK_STREAM) -> OptionTable:
