@@ -7,6 +7,7 @@ not at pixels.
 
 from __future__ import annotations
 
+import re
 import socket
 import struct
 import subprocess
@@ -84,14 +85,19 @@ def test_sequence_diagram_draws_handshake_data_and_both_fins():
     assert plt.get_fignums() == [fig.number]  # drew on the given axes, made no figure
 
     shown = labels(ax)
-    assert len(arrows(ax)) == len(shown) == 7  # 3 handshake + request + reply + 2 FINs
-    assert shown[:3] == ["SYN", "SYN+ACK", "ACK  (accept() returns)"]
+    assert len(arrows(ax)) == len(shown) == 9  # 3 handshake + request + reply + 2 FINs, each with its ACK
+    assert shown[:3] == ["SYN  (inferred)", "SYN+ACK  (inferred)", "ACK: handshake done  (seen at accept())"]
     assert "b'hello'" in shown[3] and "(5 B)" in shown[3]
     assert "b'hello'" in shown[4]
     assert shown[5].startswith("FIN") and "b''" in shown[5]
-    assert shown[6].startswith("FIN") and "close()" in shown[6]
-    assert directions(ax) == [">", "<", ">", ">", "<", ">", "<"]
-    # Every row but SYN and SYN+ACK (which the server never sees as calls) carries its time.
+    assert shown[6] == shown[8] == "ACK of that FIN  (inferred)"
+    assert shown[7].startswith("FIN") and "close()" in shown[7]
+    assert directions(ax) == [">", "<", ">", ">", "<", ">", "<", "<", ">"]
+    # What no call saw is dotted; what a call saw is dashed.
+    styles = [a.arrow_patch.get_linestyle() for a in arrows(ax)]
+    assert [s == ":" or s == (0, (1.0, 1.65)) for s in styles][:2] == [True, True]
+    assert "not time" in ax.get_ylabel()
+    # Every row but the inferred ones (which the server never sees as calls) carries its time.
     times = [t.get_text() for t in ax.texts if t.get_gid() == "sequence:time"]
     assert len(times) == 5 and all(text.endswith(" ms") for text in times)
     assert ax.get_title() and ax.get_ylabel()
@@ -147,13 +153,13 @@ def test_several_connections_are_numbered_and_conn_picks_one():
                 assert client.recv(10) == b""
     ax = viz.sequence_diagram(server.trace)
     shown = labels(ax)
-    assert len(shown) == 14
-    assert sum(text.startswith("#1 ") for text in shown) == 7
-    assert sum(text.startswith("#2 ") for text in shown) == 7
+    assert len(shown) == 18  # per connection: 3 handshake, request, reply, 2 FINs and their 2 ACKs
+    assert sum(text.startswith("#1 ") for text in shown) == 9
+    assert sum(text.startswith("#2 ") for text in shown) == 9
 
     ax = viz.sequence_diagram(server.trace, conn=2)
     shown = labels(ax)
-    assert len(arrows(ax)) == 7 and not any(text.startswith("#") for text in shown)
+    assert len(arrows(ax)) == 9 and not any(text.startswith("#") for text in shown)
     assert any("b'TWO'" in text for text in shown) and not any("ONE" in text for text in shown)
     assert "#2" in ax.get_title()
 
@@ -180,7 +186,7 @@ def test_datagrams_are_drawn_without_handshake_or_fin():
 def test_without_the_handshake_accept_is_a_note():
     trace = echo_session(b"x")
     ax = viz.sequence_diagram(trace, show_handshake=False)
-    assert len(arrows(ax)) == 4
+    assert len(arrows(ax)) == 6  # request, reply, two FINs and the ACK inferred for each
     assert not any("SYN" in text for text in labels(ax))
     assert any("accept" in text for text in notes(ax))
 
@@ -199,7 +205,7 @@ def test_a_long_conversation_gets_a_taller_figure_and_a_cut_when_too_long():
     short = viz.sequence_diagram(echo_session(b"a"))
     messages = [f"message {i}".encode() for i in range(18)]
     tall = viz.sequence_diagram(echo_session(*messages))
-    assert len(labels(tall)) == 3 + 2 * 18 + 2
+    assert len(labels(tall)) == 3 + 2 * 18 + 2 + 2  # the two FINs each with their inferred ACK
     assert tall.figure.get_figheight() > short.figure.get_figheight() + 5
     assert min(t.get_fontsize() for t in tall.texts if t.get_gid() == "sequence:label") >= 5.5
 
@@ -276,8 +282,11 @@ def test_highlight_from_the_kernels_table_of_a_half_closed_connection():
             ax = viz.state_diagram(table)
             estab = box(ax, "ESTABLISHED")
             stripes = [p for p in ax.patches if (p.get_gid() or "").startswith("stripe:ESTABLISHED")]
-            assert same_colour(estab.get_facecolor(), viz.ROLE_COLOURS["client"])
-            assert len(stripes) == 1 and same_colour(stripes[0].get_facecolor(), viz.ROLE_COLOURS["server"])
+            # The server came down the left (passive open), the client down the right (active open).
+            assert same_colour(estab.get_facecolor(), viz.ROLE_COLOURS["server"])
+            assert len(stripes) == 1 and same_colour(stripes[0].get_facecolor(), viz.ROLE_COLOURS["client"])
+            tags = {t.get_text(): t.get_position()[0] for t in ax.texts if (t.get_gid() or "").startswith("role:")}
+            assert tags["server"] < tags["client"]
             assert same_colour(box(ax, "LISTEN").get_facecolor(), viz.ROLE_COLOURS["listening"])
 
             client.shutdown(socket.SHUT_WR)
@@ -401,3 +410,13 @@ def test_the_diagram_reads_an_abort_from_the_field_not_from_the_words():
     assert any(label.startswith("FIN") for label in worded), worded
     assert "RST  (ConnectionResetError)" in worded, worded
     plt.close("all")
+
+
+def test_the_state_diagram_prints_the_rfcs_notes_its_arrows_refer_to():
+    ax = viz.state_diagram("ESTABLISHED")
+    notes_text = [t.get_text() for t in ax.texts if t.get_gid() == "rfc-notes"]
+    assert len(notes_text) == 1 and all(f"Note {n}:" in notes_text[0] for n in (1, 2, 3))
+    referred = {int(m) for t in ax.texts for m in re.findall(r"\(note (\d)\)", t.get_text())}
+    assert referred <= {1, 2, 3} and referred  # every "(note N)" on an arrow is printed below
+    quiet = viz.state_diagram("ESTABLISHED", notes=False)
+    assert not [t for t in quiet.texts if t.get_gid() == "rfc-notes"]

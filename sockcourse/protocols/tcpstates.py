@@ -69,6 +69,16 @@ class Transition(NamedTuple):
         return f"{self.event} / {self.action}" if self.action else self.event
 
 
+#: The three notes printed under RFC 9293's Figure 5, in the course's words (section 3.3.2).
+NOTES = {
+    1: "The step from SYN-RECEIVED back to LISTEN on a RST is taken only when SYN-RECEIVED was reached "
+       "from LISTEN, by a passive open.",
+    2: "The figure leaves out a step from FIN-WAIT-1 straight to TIME-WAIT, taken when a FIN arrives "
+       "together with the ACK of our own FIN (drawn here dashed).",
+    3: "A RST may be sent from any state, and a RST that arrives moves any state to LISTEN or CLOSED; "
+       "those arrows are left out so that the figure stays readable.",
+}
+
 #: Every arrow of RFC 9293 Figure 5, plus the one its Note 2 adds.
 TRANSITIONS = (
     # opening

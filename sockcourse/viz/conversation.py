@@ -9,6 +9,11 @@ from ..core.trace import Event, Trace
 from .style import (CONNECTION_COLOURS, MAX_ROWS, NOTE, NOTE_CHARS, PREVIEW_CHARS, RESET, TO_CLIENT, TO_SERVER, axes_size,
                     new_axes, shorten)
 
+#: How each kind of arrow is drawn: data solid, what a call saw dashed, what no call saw dotted.
+_LINES = {"data": "-", "control": "--", "inferred": ":", "reset": "-"}
+INFERRED = "0.55"
+
+
 # -- input checks ------------------------------------------------------------
 def _events_of(trace) -> list[Event]:
     """The events of a Trace or a list of Events; a clear error for anything else."""
@@ -76,9 +81,10 @@ def _sequence_rows(events: list[Event], show_handshake: bool, numbered: bool) ->
     for e in events:
         if e.kind == "accept":
             if show_handshake:
-                add("arrow", "SYN", e, +1, "control", timed=False)
-                add("arrow", "SYN+ACK", e, -1, "control", timed=False)
-                add("arrow", "ACK  (accept() returns)", e, +1, "control")
+                # No call sees the SYN and the SYN+ACK: they are drawn from what must have happened.
+                add("arrow", "SYN  (inferred)", e, +1, "inferred", timed=False)
+                add("arrow", "SYN+ACK  (inferred)", e, -1, "inferred", timed=False)
+                add("arrow", "ACK: handshake done  (seen at accept())", e, +1, "control")
             else:
                 add("note", "accept(): connected", e)
         elif e.kind == "recv":
@@ -89,7 +95,8 @@ def _sequence_rows(events: list[Event], show_handshake: bool, numbered: bool) ->
             who = f"{e.peer}: " if len(datagram_peers) > 1 else ""
             add("arrow", who + "datagram " + _payload(e), e, +1 if e.kind == "recvfrom" else -1)
         elif e.kind == "eof":
-            add("arrow", "FIN  (recv() returns b'')", e, +1, "control")
+            add("arrow", "FIN  (seen when recv() returns b'')", e, +1, "control")
+            add("arrow", "ACK of that FIN  (inferred)", e, -1, "inferred", timed=False)
         elif e.kind == "reset":
             reset.add(e.conn)
             add("arrow", "RST" + (f"  ({e.error_type})" if e.error_type else ""), e, +1, "reset")
@@ -108,6 +115,7 @@ def _sequence_rows(events: list[Event], show_handshake: bool, numbered: bool) ->
             fin_sent.add(e.conn)
             why = f"shutdown({e.detail})" if e.kind == "shutdown" else "close()"
             add("arrow", f"FIN  ({why})", e, -1, "control")
+            add("arrow", "ACK of that FIN  (inferred)", e, +1, "inferred", timed=False)
         elif e.kind == "timeout":
             add("note", "idle timeout" + (f": {e.detail}" if e.detail else ""), e)
         elif e.kind == "handshake":
@@ -121,16 +129,17 @@ def _sequence_rows(events: list[Event], show_handshake: bool, numbered: bool) ->
 def sequence_diagram(trace, ax=None, conn=None, title=None, show_handshake=True):
     """Draw a conversation from a server's trace: client on the left, server on the right.
 
-    Time runs down, one row per event in the order they happened (loopback is
-    so fast that rows spaced by real time would all sit on top of each other);
-    the small number left of a row is when the server saw it, in ms since it
-    started listening. The trace is the server's view: the handshake is drawn
-    where accept() returned, and the ACKs the kernels exchange for data and
-    FINs are left out, since no call in the trace sees them.
+    One row per event, in the order they happened: rows are spaced evenly, not
+    by time (loopback is so fast that rows spaced by real time would all sit
+    on top of each other); the small number left of a row is when the server
+    saw it, in ms since it started listening. The trace is the server's view,
+    made of calls: the kernel's segments that no call sees (SYN, SYN+ACK, the
+    ACK of each FIN) are drawn dotted and marked "inferred", and the ACKs of
+    data are left out.
 
     conn: draw only this connection (numbered from 1); None draws all of them,
         each arrow tagged with its connection's number when there are several.
-    show_handshake: draw SYN, SYN+ACK and ACK for each accepted connection.
+    show_handshake: draw SYN, SYN+ACK (inferred) and the handshake's end for each accepted connection.
     """
     events = _events_of(trace)
     _check_conn(conn, events)
@@ -176,14 +185,16 @@ def sequence_diagram(trace, ax=None, conn=None, title=None, show_handshake=True)
                     bbox=dict(boxstyle="round,pad=0.3", facecolor=NOTE, edgecolor="0.5"))
             continue
         start, end = (client_x, server_x) if row["dir"] > 0 else (server_x, client_x)
-        colour = RESET if row["style"] == "reset" else TO_SERVER if row["dir"] > 0 else TO_CLIENT
+        colour = (RESET if row["style"] == "reset" else INFERRED if row["style"] == "inferred"
+                  else TO_SERVER if row["dir"] > 0 else TO_CLIENT)
         ax.annotate("", xy=(end, i + drop / 2), xytext=(start, i - drop / 2), gid="sequence:arrow",
                     arrowprops=dict(arrowstyle="-|>", color=colour, shrinkA=0, shrinkB=1,
                                     linewidth=2.2 if row["style"] == "reset" else 1.4,
-                                    linestyle="--" if row["style"] == "control" else "-"),
+                                    linestyle=_LINES[row["style"]]),
                     zorder=2)
         ax.text(0.5, i, row["label"], ha="center", va="center", fontsize=size, zorder=3, gid="sequence:label",
-                fontweight="bold" if row["style"] != "data" else "normal", color="0.1",
+                fontweight="bold" if row["style"] in ("control", "reset") else "normal",
+                color="0.35" if row["style"] == "inferred" else "0.1",
                 family="monospace" if row["style"] == "data" else None,
                 bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none"))
     if cut > 0:
@@ -196,11 +207,12 @@ def sequence_diagram(trace, ax=None, conn=None, title=None, show_handshake=True)
     ax.set_yticks([])
     for spine in ax.spines.values():
         spine.set_visible(False)
-    ax.set_ylabel("time runs down (ms since listen)", fontsize=size + 0.5)
+    ax.set_ylabel("order of events, not time (numbers: ms since listen)", fontsize=size + 0.5)
     styles = {(row["style"], row["dir"]) for row in rows if row["kind"] == "arrow"}
     key = [(("data", 1), Line2D([], [], color=TO_SERVER, lw=1.4, label="data, client → server")),
            (("data", -1), Line2D([], [], color=TO_CLIENT, lw=1.4, label="data, server → client")),
-           (("control",), Line2D([], [], color="0.3", lw=1.4, ls="--", label="SYN / ACK / FIN")),
+           (("control",), Line2D([], [], color="0.3", lw=1.4, ls="--", label="handshake end / FIN, seen by a call")),
+           (("inferred",), Line2D([], [], color=INFERRED, lw=1.4, ls=":", label="kernel segment, inferred")),
            (("reset",), Line2D([], [], color=RESET, lw=2.2, label="RST"))]
     handles = [line for want, line in key
                if any(style == want[0] and (len(want) == 1 or d == want[1]) for style, d in styles)]

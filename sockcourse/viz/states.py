@@ -116,13 +116,21 @@ def _role_colours(roles: list[str]) -> dict[str, str]:
     return colours
 
 
-def state_diagram(highlight=None, ax=None, title=None):
+def _side(role: str) -> int:
+    """0 for a role that usually opens passively (left of the figure), 1 for an active opener, 2 for others."""
+    if role.startswith(("server", "listening")):
+        return 0
+    return 1 if role.startswith("client") else 2
+
+
+def state_diagram(highlight=None, ax=None, title=None, notes=True):
     """Draw TCP's state diagram (RFC 9293 Figure 5) from `sockcourse.tcpstates`.
 
     highlight: which state each socket is in, coloured on the picture:
         a dict role -> state such as {"client": "FIN_WAIT2", "server": "CLOSE_WAIT"}
         (kernel or RFC spellings), a table from `sockcourse.kernel.states()`,
         or one state name.
+    notes: print the RFC's three notes under the figure (the arrows say "(note 1)", "(note 2)").
     """
     marks = _highlights(highlight)
     ax = new_axes(ax, (11, 10))
@@ -130,6 +138,10 @@ def state_diagram(highlight=None, ax=None, title=None):
     by_state: dict[str, list[str]] = {}
     for role, state, _ in marks:
         by_state.setdefault(state, []).append(role)
+    # A shared box is split by the path each socket took: the passive opener came down the left
+    # of the figure and the active opener down the right, so their stripes sit on those sides.
+    for roles in by_state.values():
+        roles.sort(key=_side)
 
     # Sizes were chosen for the default figure; smaller axes get smaller text, within reason.
     width_pt, height_pt = axes_size(ax)
@@ -202,8 +214,14 @@ def state_diagram(highlight=None, ax=None, title=None):
         ax.text(3.0, -10.25, "(no sockets to highlight: the table is empty)", ha="center", va="top",
                 fontsize=9, style="italic", color="0.35")
 
+    bottom = -10.3
+    if notes:
+        text = "\n".join(f"Note {n}: {words}" for n, words in sorted(tcpstates.NOTES.items()))
+        ax.text(-1.5, -10.35, text, ha="left", va="top", fontsize=8 * scale, color="0.25", wrap=True,
+                gid="rfc-notes")
+        bottom = -11.5
     ax.set_xlim(-1.6, 7.6)
-    ax.set_ylim(-10.3, 0.6)
+    ax.set_ylim(bottom, 0.6)
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
