@@ -854,6 +854,11 @@ def test_link_panel_sliders_set_the_link():
             assert relay.settings["to_server"]["chunk"] == 8
             panel.sliders["chunk"].value = 0
             assert relay.settings["to_server"]["chunk"] is None
+        # Once the link stops, the panel says so and offers no sliders (chapter 02 after Run All).
+        panel.sliders["delay"].value = 30
+        assert "has stopped" in panel.problem.value and "run the cells that start the link" in panel.problem.value
+        assert all(slider.disabled for slider in panel.sliders.values())
+        panel.close()
     finally:
         tcp_panel_server.stop()
     with pytest.raises(TypeError, match="running link"):

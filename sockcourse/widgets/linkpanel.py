@@ -13,9 +13,9 @@ import threading
 
 import ipywidgets as widgets
 
-from .core.checks import check_number
-from .core.errors import ArgumentTypeError
-from .link import Link, summary
+from ..core.checks import check_number
+from ..core.errors import ArgumentTypeError
+from ..link import Link, summary
 
 #: Seconds between two refreshes of the counts line while the link runs.
 REFRESH = 0.5
@@ -77,6 +77,7 @@ class LinkPanel:
         # A plain VBox, so that a notebook shows (and stores) exactly what it always did.
         self.box = widgets.VBox([self.direction, *self.sliders.values(), self.counts, self.problem])
         self.box.sliders, self.box.direction, self.box.counts = self.sliders, self.direction, self.counts
+        self.box.problem = self.problem
         self._close_box = self.box.close
         self.box.close = self.close
         threading.Thread(target=self._refresh, args=(refresh,), name=f"sockcourse-panel-{link.port}",
@@ -109,6 +110,9 @@ class LinkPanel:
         def moved(change) -> None:
             if self._loading:
                 return
+            if not self.link.running:
+                self._show_stopped()
+                return
             if name == "chunk":
                 value = int(change["new"]) or None  # 0 on the slider turns chunking off
             else:
@@ -125,6 +129,16 @@ class LinkPanel:
         while self.link.running and not self._closed.wait(every):
             self.counts.value = counts_text(self.link)
         self.counts.value = counts_text(self.link)
+        if not self.link.running:
+            self._show_stopped()
+
+    def _show_stopped(self) -> None:
+        """A stopped link takes no settings: say so, and stop offering the sliders."""
+        for slider in self.sliders.values():
+            slider.disabled = True
+        self.direction.disabled = True
+        self.problem.value = (f"This link has stopped (link.stop(), stop_all() or a later cell stopped it), so the "
+                              f"sliders change nothing now; run the cells that start the link and show this panel again.")
 
     def close(self) -> None:
         """End the refresh and close the box."""
