@@ -27,6 +27,7 @@ from .modbus import frame_layout
 from .syscalls import side_by_side
 from .nagle import buffer_throughput, nagle_latency
 from .reuseport import reuseport_spread
+from .tcpinfo import tcp_info_timeline
 
 __all__ = ["CONNECTION_COLOURS", "ICP_STEPS", "MILESTONES", "initial_connection", "PALETTE", "ROLE_COLOURS", "history_timeline", "layer_models",
            "sequence_diagram", "socket_name_bits", "state_diagram", "timeline",
@@ -35,4 +36,4 @@ __all__ = ["CONNECTION_COLOURS", "ICP_STEPS", "MILESTONES", "initial_connection"
            "byte_values", "certificate_checks", "handshake_costs", "handshake_ladders",
            "accept_queue", "scaling", "service_timeline",
            "writeutf_layout", "frame_layout", "side_by_side",
-           "buffer_throughput", "nagle_latency", "reuseport_spread"]
+           "buffer_throughput", "nagle_latency", "reuseport_spread", "tcp_info_timeline"]
