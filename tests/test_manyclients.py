@@ -51,6 +51,51 @@ def test_measure_serves_and_counts_what_the_server_held():
     assert run.ok and run.held == 50 and run.threads == 2, run
 
 
+def test_held_is_what_the_kernel_lists_and_agrees_with_psutil():
+    # The server process's own view (psutil, its sockets) against the kernel's (sock_diag, the port):
+    # the connections it accepted, none of those still waiting in its accept queue.
+    with models.start("iterative") as server:
+        sockets = [socket.create_connection(server.address, timeout=5) for _ in range(4)]
+        try:
+            sampler = manyclients._Sampler(psutil.Process().pid, server.port)
+            wait_for_count = 0
+            for _ in range(200):  # the iterative model accepts the first one a moment later
+                if sampler.held() == 1:
+                    break
+                wait_for_count += 1
+                threading.Event().wait(0.01)
+            own = [c for c in psutil.Process().net_connections(kind="tcp")
+                   if c.laddr and c.laddr.port == server.port and c.raddr and c.status == "ESTABLISHED"]
+            assert sampler.held() == len(own) == 1, "one accepted: the same count from the kernel and from psutil"
+            from sockcourse.kernel import diag
+            on_port = [row for row in diag.tcp_sockets({server.port}) if row[2][1] == server.port and row[1] == 1]
+            assert len(on_port) == 4, "the kernel has four server ends; three wait in the queue, not held"
+        finally:
+            for s in sockets:
+                s.close()
+
+
+def test_kernel_memory_reads_what_the_kernel_reports():
+    found = manyclients.kernel_memory()
+    if found is None:
+        pytest.skip("no /proc/meminfo here (not Linux)")
+    assert set(manyclients.KERNEL_MEMINFO) <= set(found) and found["total"] == sum(found[k] for k in manyclients.KERNEL_MEMINFO)
+    with open("/proc/meminfo") as source:
+        slab = next(int(line.split()[1]) for line in source if line.startswith("Slab:"))
+    assert abs(found["Slab"] - slab) < 64 * 1024, "Slab should be the kernel's own figure, in KiB"
+    assert found["tcp_buffers"] is None or found["tcp_buffers"] >= 0
+
+
+def test_a_run_counts_kernel_memory_and_threads_cost_more_of_it():
+    threads = manyclients.measure("threads", 300, stall=2.0)
+    if threads.kernel_mib is None:
+        pytest.skip("no kernel memory figures here (not Linux)")
+    selectors = manyclients.measure("selectors", 300, stall=2.0)
+    assert threads.ok and selectors.ok
+    # Each thread has a kernel stack (16 KiB on x86-64) besides its socket: several times the socket's cost.
+    assert threads.kernel_mib > 2 * max(selectors.kernel_mib, 0.1), (threads.kernel_mib, selectors.kernel_mib)
+
+
 def test_measure_reports_an_iterative_server_that_cannot_hold_two_clients():
     run = manyclients.measure("iterative", 3, stall=0.3)
     assert not run.ok and run.echoed == 1 and run.held == 1, run

@@ -162,6 +162,82 @@ def test_each_model_source_is_one_readable_screen():
     for name in models.MODELS:
         text = models.source(name)
         assert text.startswith('"""Model '), f"{name}'s module should open with its docstring"
-        assert len(text.splitlines()) <= 70, f"{name} should fit on one screen"
+        assert len(text.splitlines()) <= 80, f"{name} should fit on one screen (the notebook shows it in cells of 25 lines)"
     with pytest.raises(ValueError, match="Only the course's own models"):
         models.source(lambda listener, stop: None)
+
+
+# -- the notebook shows the models word for word ------------------------------------------
+NOTEBOOK = __import__("pathlib").Path(__file__).resolve().parents[1] / "notebooks" / "04_async.ipynb"
+
+#: The functions (and constants) of each model's module that chapter 04 shows in its cells.
+SHOWN = {
+    "iterative": ("CHUNK", "TICK", "IDLE", "serve_iterative"),
+    "threads": ("talk_in_thread", "serve_threads"),
+    "selectors": ("READ,WRITE", "serve_selectors", "accept_waiting", "talk_when_ready", "hang_up"),
+    "asyncio": ("ACCEPT_QUEUE", "talk_async", "serve_asyncio"),
+}
+
+
+def _definitions(source: str) -> dict:
+    """Top-level definitions and assignments by name, as an AST dump (comments and blank lines aside)."""
+    import ast
+    found = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign):
+            if not all(isinstance(t, (ast.Name, ast.Tuple)) for t in node.targets):
+                continue  # timelines["threads"] = ...: not a definition
+            name = ",".join(getattr(t, "id", None) or ",".join(getattr(e, "id", "?") for e in t.elts)
+                            for t in node.targets)
+        else:
+            name = getattr(node, "name", None)
+        if name:
+            found[name] = ast.dump(node)
+    return found
+
+
+def _notebook_definitions() -> dict:
+    import json
+    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
+    found = {}
+    for cell in cells:
+        if cell["cell_type"] == "code":
+            source = "".join(cell["source"])
+            try:
+                found.update(_definitions(source))
+            except SyntaxError:
+                continue  # a cell with `await` at the top level: no model there
+    return found
+
+
+def test_the_notebook_shows_each_model_as_the_module_runs_it():
+    import inspect
+    shown = _notebook_definitions()
+    for name, names in SHOWN.items():
+        module = _definitions(inspect.getsource(models.MODULES[name]))
+        for definition in names:
+            assert definition in shown, f"chapter 04 should show {definition} of the {name} model in a cell"
+            assert shown[definition] == module[definition], (
+                f"chapter 04's {definition} differs from sockcourse/servers/models ({name}); change both together")
+        assert models.MODELS[name].__name__ == names[-1 if name != "selectors" else 1]
+
+
+def test_the_word_for_word_check_fails_on_a_changed_model():
+    import inspect
+    module = _definitions(inspect.getsource(models.MODULES["iterative"]))
+    changed = _definitions(inspect.getsource(models.MODULES["iterative"]).replace("conn.sendall(data)",
+                                                                                  "conn.sendall(data[:1])"))
+    assert module["serve_iterative"] != changed["serve_iterative"]
+
+
+def test_a_models_function_from_a_cell_runs_under_the_harness():
+    # What the notebook does: a function with the model's shape, defined outside the package.
+    namespace = {}  # no __name__, as in exec(): the harness must still name the model
+    exec(compile(inspect_source("iterative"), "<cell>", "exec"), namespace)
+    with models.start(namespace["serve_iterative"]) as server:
+        assert one_client(server.address, 1)
+
+
+def inspect_source(name: str) -> str:
+    import inspect
+    return inspect.getsource(models.MODULES[name])

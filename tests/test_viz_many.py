@@ -43,8 +43,8 @@ def test_scaling_draws_one_line_per_model_from_the_good_runs(runs):
     # The iterative server succeeded once (1 client), then gave up: a point, and a cross above the lines.
     assert list(lines["scaling:iterative"].get_xdata()) == [1]
     cross = lines["scaling:failed:iterative"]
-    assert list(cross.get_xdata()) == [2] and cross.get_ydata()[0] > max(r.seconds for r in runs if r.ok)
-    assert any("iterative gave up" in text.get_text() for text in ax.texts)
+    assert list(cross.get_xdata()) == [2] and cross.get_ydata()[0] > 1 - many._GAVE_UP_BAND  # in the band, no time
+    assert any("iterative at 2 never finished" in text.get_text() for text in ax.texts)
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     assert "concurrent connections" in ax.get_xlabel() and "seconds" in ax.get_ylabel()
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
@@ -175,3 +175,28 @@ def test_service_timeline_refuses_bad_input_with_a_sentence():
         viz.service_timeline([1, 2, 3])
     with pytest.raises(ValueError, match="never got its echo"):
         viz.service_timeline([{"client": 0, "slow": True, "connected": 0.0, "answered": None}])
+
+
+def test_a_run_that_gave_up_sits_in_a_band_with_no_y_value_and_its_reason(runs):
+    ax = viz.scaling(runs, "seconds")
+    cross = lines_by_gid(ax)["scaling:failed:iterative"]
+    assert cross.get_transform() != ax.transData, "the cross must not be placed at a made-up time"
+    (_, y), = cross.get_xydata()
+    assert y > 1 - many._GAVE_UP_BAND, "the cross sits in the band at the top of the Axes"
+    texts = [t.get_text() for t in ax.texts]
+    assert any("iterative at 2 never finished" in t and "nothing moved for 0.3 s" in t for t in texts), texts
+    good = [line for gid, line in lines_by_gid(ax).items() if not gid.startswith("scaling:failed")]
+    top = max(y for line in good for y in line.get_ydata())
+    low, high = ax.get_ylim()
+    band_floor = 10 ** (math.log10(low) + (math.log10(high) - math.log10(low)) * (1 - many._GAVE_UP_BAND))
+    assert top < band_floor, "the lines stay below the band"
+
+
+def test_kernel_memory_is_a_panel_of_its_own_in_mib(runs):
+    ax = viz.scaling(runs, "kernel")
+    assert "kernel" in ax.get_ylabel() and "MiB" in ax.get_ylabel()
+    assert "user-space" in viz.scaling(runs, "memory").get_ylabel()
+    old = [manyclients.Run(r.model, r.clients, ok=r.ok, seconds=r.seconds, memory_mib=r.memory_mib,
+                           threads=r.threads) for r in runs]  # a file saved before kernel_mib existed
+    ax = viz.scaling(old, "kernel")
+    assert [t.get_gid() for t in ax.texts] == ["scaling:empty"] and ax.get_yscale() == "linear"

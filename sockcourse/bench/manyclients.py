@@ -9,8 +9,12 @@ descriptor limit and the measuring does not steal the server's time:
   a sweep keeps one for all its runs, and gives it one run at a time on
   its stdin (`clients --jobs`), so a run starts one new process, not two;
 - this process (a notebook's kernel, or `python -m sockcourse bench`) starts
-  both, samples the server's memory, threads and open descriptors with
-  psutil, and collects the clients' report.
+  both, samples the server's memory and threads with psutil, and collects
+  the clients' report. At the moment every echo is in and no connection has
+  closed, it asks the kernel two more questions: how many connections the
+  server holds (sock_diag, filtered on the server's port, as `ss` asks), and
+  how much kernel memory the machine has used since the run began
+  (`kernel_memory()`: /proc/meminfo's Slab, KernelStack and PageTables).
 
 What "served N concurrent connections" means here: every one of the N
 connections sends its own message, gets exactly that message back, and stays
@@ -281,7 +285,8 @@ class Run:
     failed: dict = field(default_factory=dict)  # failed connections by reason (ECONNRESET, ...)
     seconds: float | None = None     # from the first connect until every echo was in
     connect_seconds: float | None = None
-    memory_mib: float | None = None  # how much the server's resident memory grew, at its peak
+    memory_mib: float | None = None  # how much the server's resident memory (user space) grew, at its peak
+    kernel_mib: float | None = None  # how much kernel memory grew, both ends of every connection (kernel_memory())
     threads: int | None = None       # the most threads the server process had
     held: int | None = None          # connections the server process held open at the end
     gave_up: str | None = None       # why the clients stopped waiting, if they did
@@ -316,15 +321,54 @@ def _child_env() -> dict:
     return env
 
 
-class _Sampler:
-    """The server process's memory and threads, sampled from this process with psutil."""
+#: The lines of /proc/meminfo that kernel_memory() adds up (proc(5)): the kernel's
+#: own objects (sockets, files, epoll entries: "Slab"), the stacks of threads
+#: ("KernelStack") and the page tables of processes ("PageTables").
+KERNEL_MEMINFO = ("Slab", "KernelStack", "PageTables")
 
-    def __init__(self, pid: int):
+
+def kernel_memory() -> dict | None:
+    """The kernel's memory in KiB, as /proc/meminfo and /proc/net/sockstat report it; None off Linux.
+
+    Keys: the KERNEL_MEMINFO lines, their sum as "total", and "tcp_buffers":
+    the TCP line of /proc/net/sockstat, whose `mem` counts the pages that TCP
+    sockets hold for data in their buffers (the kernel's tcp_memory_allocated).
+    Every figure is machine-wide: it moves with whatever else the machine
+    does, so only a difference across many connections says much.
+    """
+    try:
+        with open("/proc/meminfo", encoding="ascii") as source:
+            lines = dict(line.split(":", 1) for line in source if ":" in line)
+        with open("/proc/net/sockstat", encoding="ascii") as source:
+            tcp = next((line.split()[1:] for line in source if line.startswith("TCP:")), [])
+    except OSError:
+        return None  # not Linux
+    found = {name: int(lines[name].split()[0]) for name in KERNEL_MEMINFO if name in lines}
+    if not found:
+        return None
+    found["total"] = sum(found.values())
+    fields = dict(zip(tcp[::2], tcp[1::2]))
+    page_kib = (os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096) // 1024
+    found["tcp_buffers"] = int(fields["mem"]) * page_kib if "mem" in fields else None
+    return found
+
+
+#: The TCP states of a connection its server still holds: it has not closed its end yet.
+_HELD_STATES = (0x01, 0x08)  # ESTABLISHED, CLOSE_WAIT (include/net/tcp_states.h)
+_LISTEN = 0x0A
+
+
+class _Sampler:
+    """The server process's memory and threads (psutil), and what the kernel says about its port."""
+
+    def __init__(self, pid: int, port: int):
         import psutil  # only the measuring side needs it
         self.process = psutil.Process(pid)
+        self.port = port
         self.base_rss = self.peak_rss = self.process.memory_info().rss
         self.peak_threads = self.process.num_threads()
         self.base_fds = self._fds()
+        self.base_kernel = kernel_memory()
 
     def _fds(self) -> int | None:
         try:
@@ -340,13 +384,34 @@ class _Sampler:
         except Exception:
             pass  # the server is ending; its peak is already known
 
-    def held(self) -> int | None:
-        """Connections the server process holds open now, as the kernel's socket table lists them.
+    def kernel_growth_mib(self) -> float | None:
+        """How much kernel memory (kernel_memory()["total"]) grew since the sampler was made, in MiB."""
+        now = kernel_memory()
+        if now is None or self.base_kernel is None:
+            return None
+        return (now["total"] - self.base_kernel["total"]) / 1024
 
-        Counting the kernel's rows of the process's own TCP sockets, rather than
-        its descriptors, leaves out what a model opens for itself after start-up
-        (a selector's epoll descriptor, say), which would count as a client.
+    def held(self) -> int | None:
+        """Connections the server holds open now, as the kernel counts them.
+
+        Asked through sock_diag for the server's port alone, so the cost follows
+        this run's connections, not the machine's table (after a benchmark it
+        holds tens of thousands of TIME_WAIT rows): the connections on the
+        server's port that are still open at its end, less those that wait in
+        its accept queue, which the server has not taken yet. Where sock_diag
+        is missing, psutil lists the process's own sockets instead.
         """
+        try:
+            from ..kernel import diag
+            rows = diag.tcp_sockets({self.port})
+        except OSError:
+            return self._held_by_psutil()
+        waiting = sum(rqueue for _, state, local, _, rqueue in rows if state == _LISTEN and local[1] == self.port)
+        open_here = sum(1 for _, state, local, remote, _ in rows
+                        if state in _HELD_STATES and local[1] == self.port and remote[1])
+        return max(0, open_here - waiting)
+
+    def _held_by_psutil(self) -> int | None:
         try:
             own = getattr(self.process, "net_connections", None) or self.process.connections
             return sum(1 for conn in own(kind="tcp") if conn.status != "LISTEN" and conn.raddr)
@@ -460,7 +525,7 @@ def _measure_with(helper: _ClientsProcess, model: str, clients: int, size: int, 
             raise ManyClientsError(f"The {model} server process did not say where it listens within "
                                    f"{START_TIMEOUT} s; {end_process(server, 5.0) or 'it printed nothing'}")
         port = json.loads(line)["port"]
-        sampler = _Sampler(server.pid)  # before any client connects: the server's resting state
+        sampler = _Sampler(server.pid, port)  # before any client connects: the server's resting state
         job = {"port": port, "clients": clients, "size": size, "stall": stall, "time_limit": time_limit}
         try:
             client.stdin.write((json.dumps(job) + "\n").encode())
@@ -470,6 +535,7 @@ def _measure_with(helper: _ClientsProcess, model: str, clients: int, size: int, 
         report = _follow_clients(client, sampler, time_limit + stall + START_TIMEOUT)
         if report is not None:
             run.held = report.pop("held_by_server", None)
+            run.kernel_mib = report.pop("kernel_mib", None)
     except BaseException:
         helper.close()
         finish()
@@ -503,7 +569,7 @@ def _measure_with(helper: _ClientsProcess, model: str, clients: int, size: int, 
 def _follow_clients(client: subprocess.Popen, sampler: _Sampler, timeout: float) -> dict | None:
     """Sample the server while the clients work; at their barrier, count what the server holds."""
     deadline = time.monotonic() + timeout
-    held = None
+    held = kernel = None
     while time.monotonic() < deadline:
         sampler.sample()
         try:
@@ -520,10 +586,12 @@ def _follow_clients(client: subprocess.Popen, sampler: _Sampler, timeout: float)
             # Every echo is in and no connection has closed yet: the server's peak.
             sampler.sample()
             held = sampler.held()
+            kernel = sampler.kernel_growth_mib()
             client.stdin.write(b"go\n")
             client.stdin.flush()
         elif message.get("event") == "report":
             message["held_by_server"] = held
+            message["kernel_mib"] = kernel
             return message
     return None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from .style import PALETTE, new_axes
@@ -26,10 +27,14 @@ _OTHER_STYLE = {"color": PALETTE["reddish purple"], "marker": "v", "linestyle": 
 
 #: What `scaling` can draw: the Run field, the axis label, and the title.
 METRICS = {
-    "seconds": ("seconds until every echo was back (log scale)", "Time to serve everyone"),
-    "memory": ("growth of the server's memory, MiB (log scale)", "Memory the connections cost"),
-    "threads": ("threads in the server process (log scale)", "Threads the server needs"),
+    "seconds": ("seconds until every echo was back", "Time to serve everyone"),
+    "memory": ("user-space memory growth, MiB", "The server process's memory (RSS)"),
+    "kernel": ("kernel memory growth, MiB", "Kernel memory, both ends of each connection"),
+    "threads": ("threads in the server process", "Threads, the process's main thread included"),
 }
+
+#: The share of a "seconds" Axes, at its top, kept for the runs that never finished.
+_GAVE_UP_BAND = 0.16
 
 _QUEUE, _WAITING, _LIMIT = PALETTE["bluish green"], PALETTE["vermillion"], PALETTE["black"]
 _SLOW, _FAST, _IDLE = PALETTE["vermillion"], PALETTE["blue"], "#D9D9D9"
@@ -80,21 +85,61 @@ def _check_runs(runs) -> list:
 def _value(run, metric: str):
     if metric == "seconds":
         return run.seconds
-    if metric == "memory":
-        # Resident memory can even shrink a little between two samples; the log axis needs > 0.
-        return None if run.memory_mib is None else max(run.memory_mib, 0.01)
+    if metric in ("memory", "kernel"):
+        # Memory can even shrink a little between two samples (the kernel's is machine-wide,
+        # and other programs free some meanwhile); the log axis needs > 0.
+        value = run.memory_mib if metric == "memory" else getattr(run, "kernel_mib", None)
+        return None if value is None else max(value, 0.01)
     return run.threads
+
+
+def _why_short(run) -> str:
+    """The reason a run gave up, short enough to sit beside its marker."""
+    reason = run.gave_up or (", ".join(f"{n} {why}" for why, n in run.failed.items()) if run.failed else "")
+    reason = reason.split(", with ")[0]  # "nothing moved for 3.0 s, with 9 of 10 ..." -> its first part
+    return reason if len(reason) <= 40 else reason[:39] + "\u2026"
+
+
+def _gave_up_band(ax, failures) -> None:
+    """The runs that never finished, as crosses in a band at the top of the Axes, with no y-value.
+
+    A failed run has no time to plot, so its marker must not sit at a made-up
+    height: the band is outside the lines' range, its x is the run's client
+    count, and the text says why the run stopped.
+    """
+    ax.autoscale_view()
+    low, high = ax.get_ylim()
+    if low > 0 and high > low:
+        # Stretch the log axis so the lines stay below the band.
+        span = math.log10(high) - math.log10(low)
+        ax.set_ylim(low, 10 ** (math.log10(low) + span / (1 - _GAVE_UP_BAND)))
+    ax.add_patch(Rectangle((0, 1 - _GAVE_UP_BAND), 1, _GAVE_UP_BAND, transform=ax.transAxes, facecolor="#EEEEEE",
+                           edgecolor="none", zorder=0, gid="scaling:gave-up-band"))
+    strip = ax.get_xaxis_transform()  # x in data (clients), y in Axes fractions
+    for run in failures:
+        colour = MODEL_STYLES.get(run.model, _OTHER_STYLE)["color"]
+        ax.plot([run.clients], [1 - _GAVE_UP_BAND / 2], transform=strip, marker="X", markersize=11,
+                linestyle="none", color=colour, markeredgecolor="black", clip_on=False,
+                gid=f"scaling:failed:{run.model}")
+        # The text goes on the side with more room: a failure near the right edge writes to its left.
+        left, right = (math.log10(v) for v in ax.get_xlim())
+        rightish = (math.log10(run.clients) - left) / ((right - left) or 1) > 0.5
+        ax.annotate(f"{run.model} at {run.clients:,} never finished:\n{_why_short(run)}",
+                    (run.clients, 1 - _GAVE_UP_BAND / 2), xycoords=strip, xytext=(-9 if rightish else 9, 0),
+                    textcoords="offset points", fontsize=9, va="center", ha="right" if rightish else "left")
 
 
 def scaling(runs, metric: str = "seconds", ax=None, title: str | None = None, legend: bool = True):
     """One line per server model: `metric` against the number of concurrent clients, both on log scales.
 
     metric: "seconds" (until every echo was back), "memory" (growth of the
-    server's resident memory) or "threads" (of the server process).
+    server's resident memory, user space only), "kernel" (growth of the
+    kernel's memory, for both ends of every connection: Run.kernel_mib) or
+    "threads" (of the server process, its main thread included).
     Only runs in which every echo came back right make the lines. On the
-    "seconds" axes, a run that failed is a cross above the lines: it never
-    finished, so it has no time. legend: False leaves the legend to another
-    Axes of the same figure.
+    "seconds" axes, a run that failed is a cross in a band at the top, with
+    the reason beside it: it never finished, so it has no time. legend:
+    False leaves the legend to another Axes of the same figure.
     """
     if metric not in METRICS:
         raise ValueError(f"Unknown metric {metric!r}; expected one of {', '.join(map(repr, METRICS))}, "
@@ -114,27 +159,33 @@ def scaling(runs, metric: str = "seconds", ax=None, title: str | None = None, le
             lines[model] = good
         else:
             ax.plot([], [], label=model, linewidth=2, **style)  # in the legend, with nothing to draw
+    if not lines:
+        # Nothing to draw on log axes (a file saved before this was measured, say): say so instead.
+        ax.text(0.5, 0.5, f"no {metric} values in these runs\n(saved before they were measured?)",
+                transform=ax.transAxes, ha="center", va="center", fontsize=10, gid="scaling:empty")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlabel("concurrent connections")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title or default_title)
+        return ax
     ax.set_xscale("log")
     ax.set_yscale("log")
+    # Plain numbers (0.01, 1, 1,000) on both axes: easier to read than powers of ten, and
+    # quicker to draw (no mathtext to lay out for every label).
     ax.xaxis.set_major_formatter(FuncFormatter(_count_label))
+    ax.yaxis.set_major_formatter(FuncFormatter(_count_label))
     if metric == "threads":
-        ax.yaxis.set_major_formatter(FuncFormatter(_count_label))
         _name_flat_lines(ax, lines)
     failures = [run for run in rows if not run.ok and not run.note]
-    if metric == "seconds" and failures:
-        ax.autoscale_view()
-        low, high = ax.get_ylim()
-        # A band above the lines for the runs that never finished.
-        ax.set_ylim(low, high * 8)
-        for run in failures:
-            colour = MODEL_STYLES.get(run.model, _OTHER_STYLE)["color"]
-            ax.plot([run.clients], [high * 2.5], marker="X", markersize=12, linestyle="none", color=colour,
-                    markeredgecolor="black", gid=f"scaling:failed:{run.model}")
-            ax.annotate(f"{run.model} gave up", (run.clients, high * 2.5), xytext=(9, -3),
-                        textcoords="offset points", fontsize=8, color="black", va="center")
     ax.autoscale_view()
+    if metric == "seconds" and failures:
+        _gave_up_band(ax, failures)
     _log_ticks(ax.xaxis, *ax.get_xlim())
-    _log_ticks(ax.yaxis, *ax.get_ylim())
+    low, high = ax.get_ylim()
+    if metric == "seconds" and failures:
+        high = 10 ** (math.log10(low) + (math.log10(high) - math.log10(low)) * (1 - _GAVE_UP_BAND))
+    _log_ticks(ax.yaxis, low, high)
     ax.set_xlabel("concurrent connections (log scale)")
     ax.set_ylabel(ylabel)
     ax.set_title(title or default_title)
@@ -144,9 +195,10 @@ def scaling(runs, metric: str = "seconds", ax=None, title: str | None = None, le
         if failures:
             handles.append(Line2D([], [], marker="X", linestyle="none", color="white", markeredgecolor="black",
                                   markersize=10))
-            labels.append("gave up (never finished)")
-        # Lower right: the curves climb to the upper right, so that corner stays empty.
-        ax.legend(handles, labels, fontsize=8, loc="lower right")
+            labels.append("gave up (no time to plot)")
+        # The curves climb to the upper right, so the lower right stays empty; on the threads
+        # Axes the flat lines lie along the bottom, so the upper left is free there.
+        ax.legend(handles, labels, fontsize=9, loc="upper left" if metric == "threads" else "lower right")
     return ax
 
 
@@ -163,7 +215,7 @@ def _name_flat_lines(ax, lines: dict) -> None:
                 ", ".join(name for name, _ in members[:-1]) + " and " + members[-1][0]
             right = max(x for _, x in members)
             ax.annotate(f"{names}: {value:,.0f} each", (right, value), xytext=(0, 9),
-                        textcoords="offset points", ha="right", fontsize=8, gid="scaling:flat")
+                        textcoords="offset points", ha="right", fontsize=9, gid="scaling:flat")
 
 
 # -- the accept queue ------------------------------------------------------------------------
@@ -203,7 +255,7 @@ def accept_queue(steps, backlog: int, ax=None, title: str | None = None):
     ax.set_ylim(0, max(q + w for q, w in zip(queued, waiting)) + 2.5)
     ax.yaxis.get_major_locator().set_params(integer=True)
     ax.set_title(title or "The listening socket's accept queue, step by step")
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=9, loc="upper right")
     ax.grid(True, axis="y", alpha=0.3)
     return ax
 
@@ -245,5 +297,5 @@ def service_timeline(rows, ax=None, title: str | None = None, until: float | Non
                Line2D([], [], color=_IDLE, linewidth=6, label="waiting for its echo"),
                Line2D([], [], color=_FAST, marker="o", linestyle="none", label="echo back")]
     if legend:
-        ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+        ax.legend(handles=handles, fontsize=9, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     return ax

@@ -1,13 +1,16 @@
-"""Model 4, asyncio streams: one event loop, and a coroutine for each client."""
+"""Model 4, asyncio streams: one event loop, and a coroutine for each client.
+
+Chapter 04 shows these functions in a cell, word for word (tests/test_models.py checks it).
+"""
 
 import asyncio
 import socket
 
 CHUNK = 65536
-BACKLOG = 1024  # start_server() calls listen() again; this keeps the queue the others get
+ACCEPT_QUEUE = 1024  # start_server() calls listen() again; this keeps the queue the others get
 
 
-async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def talk_async(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """One conversation: reads like the blocking loop, but every wait is an `await`."""
     try:
         while data := await reader.read(CHUNK):  # other clients run while this one waits
@@ -19,8 +22,11 @@ async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> No
         writer.close()
 
 
-async def serve(listener: socket.socket, stop: asyncio.Event) -> None:
-    """Serve every client with `echo`, each in a task of its own, until `stop` is set."""
-    server = await asyncio.start_server(echo, sock=listener, backlog=BACKLOG)
+async def serve_asyncio(listener: socket.socket, stop: asyncio.Event) -> None:
+    """Serve every client with `talk_async`, each in a task of its own, until `stop` is set."""
+    server = await asyncio.start_server(talk_async, sock=listener, backlog=ACCEPT_QUEUE)
     async with server:  # closes the listening socket on the way out
         await stop.wait()
+
+
+serve = serve_asyncio  # the name the harness looks for

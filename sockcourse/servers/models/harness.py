@@ -42,7 +42,7 @@ MODULES = {"iterative": iterative, "threads": threads, "selectors": selector_loo
            "asyncio": asyncio_streams}
 
 #: The accept queue every model gets (listen(2) caps it at net.core.somaxconn).
-BACKLOG = asyncio_streams.BACKLOG
+BACKLOG = asyncio_streams.ACCEPT_QUEUE
 
 #: How often stop() shuts down again what a thread model accepted while it was being stopped (seconds).
 _RESHUT_EVERY = 0.1
@@ -94,7 +94,8 @@ def resolve(model) -> tuple[str, object]:
     if parameters is not None and len(parameters) != 2:
         raise ArgumentTypeError(f"A server model is called as serve(listener, stop), but {name} takes "
                                 f"{len(parameters)} arguments ({', '.join(parameters)}); give it exactly those two.")
-    return getattr(model, "__module__", "model").rsplit(".", 1)[-1] + "." + name, model
+    # A function made by exec() (or in some front ends) may have no module name.
+    return (getattr(model, "__module__", None) or "model").rsplit(".", 1)[-1] + "." + name, model
 
 
 def start(model, *, host: str = "127.0.0.1", backlog: int = BACKLOG, name: str | None = None,

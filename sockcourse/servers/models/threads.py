@@ -1,4 +1,7 @@
-"""Model 2, a thread per client: one thread accepts, and each conversation gets a thread of its own."""
+"""Model 2, a thread per client: one thread accepts, and each conversation gets a thread of its own.
+
+Chapter 04 shows these functions in a cell, word for word (tests/test_models.py checks it).
+"""
 
 import socket
 import threading
@@ -8,7 +11,7 @@ TICK = 0.1
 IDLE = 60.0
 
 
-def echo(conn: socket.socket) -> None:
+def talk_in_thread(conn: socket.socket) -> None:
     """One conversation, on its own thread: the same loop as the iterative server's."""
     with conn:
         try:
@@ -18,7 +21,7 @@ def echo(conn: socket.socket) -> None:
             pass
 
 
-def serve(listener: socket.socket, stop) -> None:
+def serve_threads(listener: socket.socket, stop) -> None:
     """Start a thread for every client that connects, until `stop` is set."""
     listener.settimeout(TICK)
     workers = []
@@ -29,8 +32,11 @@ def serve(listener: socket.socket, stop) -> None:
             workers = [w for w in workers if w.is_alive()]  # forget the finished ones
             continue
         conn.settimeout(IDLE)
-        worker = threading.Thread(target=echo, args=(conn,), daemon=True)
+        worker = threading.Thread(target=talk_in_thread, args=(conn,), daemon=True)
         worker.start()  # and straight back to accept(): no client waits for another
         workers.append(worker)
     for worker in workers:
         worker.join(IDLE)  # each ends when its client closes (stop() closes the rest)
+
+
+serve = serve_threads  # the name the harness looks for
