@@ -378,3 +378,12 @@ def test_the_table_is_plain_data_and_shows_itself():
     assert linger["default"] == {"on": False, "seconds": 0} and linger["sample"] == {"on": True, "seconds": 5}
     assert table.row("TCP_INFO").to_dict()["default"]["bytes"] >= 104
     assert options.probe("SO_DONTROUTE", "SOCK_DGRAM").sock_type == "SOCK_DGRAM"
+
+
+def test_a_timeout_shorter_than_a_microsecond_is_refused_not_sent_as_wait_for_ever():
+    with socket.socket() as s:
+        with pytest.raises(ArgumentError, match=r"SO_RCVTIMEO = 1e-07 is shorter than the one microsecond.*'wait for ever'"):
+            options.set(s, "SO_RCVTIMEO", 1e-7)
+        assert options.get(s, "SO_RCVTIMEO") == 0
+        options.set(s, "SO_RCVTIMEO", 0.000001)
+        assert options.get(s, "SO_RCVTIMEO") > 0

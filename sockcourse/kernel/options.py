@@ -292,6 +292,11 @@ def _encode(opt: Option, value):
         micro = round((value - whole) * 1_000_000)
         if micro == 1_000_000:  # 2.9999999 rounds up to the next whole second
             whole, micro = whole + 1, 0
+        if value > 0 and whole == micro == 0:
+            # The kernel reads a zero timeval as "no timeout": a tiny wait would silently become "forever".
+            raise ArgumentError(f"{opt.name} = {value!r} is shorter than the one microsecond a struct timeval "
+                                f"can hold, and would be sent as 0, which means 'wait for ever'; give at least "
+                                f"0.000001 seconds, or 0 on purpose for no timeout.")
         return TIMEVAL_LAYOUT.pack(whole, micro)
     if opt.kind == "linger":
         if value is None or value is False:
