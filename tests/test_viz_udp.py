@@ -122,7 +122,7 @@ def test_fates_of_real_datagrams_are_drawn_one_line_each():
 
 
 def test_fates_of_a_clean_stream_are_all_in_order():
-    arrived = through_udp_link(12, seed=1)  # no faults: loopback itself loses nothing
+    arrived = through_udp_link(12, seed=1)  # no faults, and a dozen datagrams fit any receive buffer
     assert arrived == list(range(12))
     ax = viz.datagram_fates(arrived, 12, title="no faults")
     assert {line.get_gid() for line in ax.lines} == {"fate:in order"}
@@ -176,6 +176,35 @@ def test_update_delays_from_real_udp_and_tcp_runs():
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert f"TCP: {count} of {count} arrived" in legend and "the link's delay (10 ms)" in legend
     assert ax.get_xlabel() == "update number (100 updates per second)"
+
+
+def test_update_delays_marks_the_repair_the_link_played():
+    count = 12
+    rows = timed_updates(count, 0.01, transport="tcp", seed=5, loss=0.2, delay=0.01, rto=0.05)
+    ax = viz.update_delays({"TCP": rows}, count, link_delay=0.01, repairs={"TCP": 0.05})
+    line = next(line for line in ax.lines if line.get_gid() == "repair:TCP")
+    assert list(line.get_ydata()) == [pytest.approx(60.0)] * 2, "drawn at the link's delay plus the wait"
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "TCP: lost piece re-sent after 50 ms (played by the link)" in legend
+    # The line tells the truth about the data: a repaired update takes at least delay + wait.
+    worst = max(1000 * (t1 - t0) for _, t0, t1 in rows)
+    assert worst >= 60.0 * 0.98, worst
+    assert ax.get_ylim()[1] > 60.0
+    plain = viz.update_delays({"TCP": rows}, count, link_delay=0.01)
+    assert not [line for line in plain.lines if (line.get_gid() or "").startswith("repair:")]
+
+
+@pytest.mark.parametrize("repairs, link_delay, kind, words", [
+    ({"UDP": 0.2}, 0.02, ValueError, ["'UDP'", "['TCP']"]),
+    ({"TCP": -1}, 0.02, ValueError, ["'TCP'", "-1", "0.2"]),
+    ({"TCP": 0.2}, None, ValueError, ["link_delay"]),
+    ([0.2], 0.02, TypeError, ["[0.2]", "{'TCP': 0.2}"]),
+])
+def test_update_delays_bad_repairs_get_a_sentence(repairs, link_delay, kind, words):
+    with pytest.raises(kind) as caught:
+        viz.update_delays({"TCP": [(0, 0.0, 0.05)]}, 1, link_delay=link_delay, repairs=repairs)
+    message = str(caught.value)
+    assert message.endswith(".") and all(word in message for word in words), message
 
 
 def test_bursts_finds_runs_that_arrived_together():

@@ -132,6 +132,33 @@ def test_fd_passing_shows_the_real_numbers(short_tmp):
     assert not ax.axison and ax.get_title()
 
 
+def open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors in Linux's /proc")
+def test_fd_passing_says_when_the_descriptor_appears():
+    """The caption's claim, tried: sendmsg() adds no descriptor anywhere; recvmsg() adds one."""
+    r, w = os.pipe()
+    a, b = socket.socketpair()
+    try:
+        with a, b:
+            before = open_descriptors()
+            socket.send_fds(a, [b"x"], [r])
+            after_send = open_descriptors()
+            _, fds, _, _ = socket.recv_fds(b, 10, 1)
+            after_recv = open_descriptors()
+        for fd in fds:
+            os.close(fd)
+    finally:
+        os.close(r)
+        os.close(w)
+    assert after_send == before and after_recv == before + 1 and len(fds) == 1
+    ax = unix.fd_passing(r, fds[0], offset=0, links=1, size=0)
+    caption = [t.get_text() for t in ax.texts if t.get_gid() == "fdpass:when"]
+    assert caption and "recvmsg() installs" in caption[0] and "in flight" in caption[0]
+
+
 @pytest.mark.parametrize("field", ["sender_fd", "receiver_fd", "offset", "links", "size"])
 def test_fd_passing_refuses_negative_numbers(field):
     values = {"sender_fd": 5, "receiver_fd": 4, "offset": 0, "links": 0, "size": 1}

@@ -178,8 +178,7 @@ def _table(spec: dict, prefix: str) -> SocketTable:
         if value is None:
             # CPython defines a name only where the OS headers it was built with have it.
             rows.append(Row(name, meaning, None, "", NOT_HERE,
-                            f"this Python's socket module has no {name} (the system it was built "
-                            f"on lacked it, or it was built without that support)"))
+                            f"this Python has no {name} (built without the headers or the support)"))
             continue
         result, detail = attempt(family, kind, proto)
         rows.append(Row(name, meaning, value, _call_text(family, kind, proto), result, detail))

@@ -1,4 +1,4 @@
-"""A relay on loopback that gives a connection the faults loopback never has.
+"""A relay on loopback that gives a connection the faults loopback has not (apart from a full UDP receive buffer).
 
 `link(to)` binds its own socket on loopback, forwards what a client sends it
 to the server at `to`, and the server's answers back. A client that talks to

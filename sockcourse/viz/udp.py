@@ -173,7 +173,28 @@ def bursts(rows, window: float = BURST_WINDOW, least: int = BURST_MIN) -> list[t
     return found
 
 
-def update_delays(runs, count, ax=None, title=None, rate=None, link_delay=None):
+def _repairs(repairs, checked: dict, link_delay) -> dict:
+    if repairs is None:
+        return {}
+    if not isinstance(repairs, Mapping):
+        raise TypeError(f"Expected repairs as a dict {{label: seconds}}, such as {{'TCP': 0.2}}, but got "
+                        f"{repairs!r}; give the wait the link played before a lost piece was sent again.")
+    if link_delay is None:
+        raise ValueError("A repair wait is drawn above the link's delay, but link_delay was not given; "
+                         "pass link_delay=0.02 (seconds) as well.")
+    waits = {}
+    for label, wait in repairs.items():
+        if str(label) not in checked:
+            raise ValueError(f"The repair for {label!r} names no run; the runs are {sorted(checked)}, "
+                             f"so use one of those labels.")
+        if isinstance(wait, bool) or not isinstance(wait, numbers.Real) or not 0 < wait < 60:
+            raise ValueError(f"The repair wait of {label!r} must be a number of seconds above 0 and below 60, "
+                             f"but got {wait!r}; for example 0.2 for a 200 ms retransmission timeout.")
+        waits[str(label)] = float(wait)
+    return waits
+
+
+def update_delays(runs, count, ax=None, title=None, rate=None, link_delay=None, repairs=None):
     """Plot how long each numbered update took from send to arrival, one series per protocol.
 
     runs: {label: [(number, sent, arrived), ...]} with times in seconds, e.g.
@@ -182,14 +203,19 @@ def update_delays(runs, count, ax=None, title=None, rate=None, link_delay=None):
         of updates that arrived at once (see `bursts`) are shaded and counted.
     rate: updates per second, named on the x axis; link_delay: the link's one-way
         delay in seconds, drawn as a dashed line (the best any update can do).
+    repairs: {label: seconds} for runs whose repair the link *played* (a TCP
+        link re-sends a lost piece after a fixed wait): a dotted line in the
+        run's colour at link_delay + wait marks where a repaired update lands,
+        and its legend entry says that the wait was played, not measured.
     """
     count = _whole(count, "number of updates sent", 1, "count=60")
     checked = _runs(runs)
+    waits = _repairs(repairs, checked, link_delay)
     ax = new_axes(ax, (10.0, 4.8))
     colours = (PALETTE["blue"], PALETTE["vermillion"], PALETTE["bluish green"], PALETTE["reddish purple"])
     markers = ("o", "s", "^", "D")
     top = max((1000 * (t1 - t0) for rows in checked.values() for _, t0, t1 in rows), default=1.0)
-    top = max(top, 1.0)
+    top = max([top, 1.0] + [1000 * (link_delay + wait) * 1.05 for wait in waits.values()])
     lost_row = -0.09 * top
     for k, (label, rows) in enumerate(checked.items()):
         colour, marker = colours[k % len(colours)], markers[k % len(markers)]
@@ -207,6 +233,10 @@ def update_delays(runs, count, ax=None, title=None, rate=None, link_delay=None):
             peak = max(first[seq] for seq in range(low, high + 1))
             ax.text((low + high) / 2, peak + 0.03 * top, f"{high - low + 1} at once", ha="center",
                     va="bottom", fontsize=8, color=colour)
+        if label in waits:
+            expected = 1000 * (link_delay + waits[label])
+            ax.axhline(expected, color=colour, linestyle=":", linewidth=1.4, gid=f"repair:{label}",
+                       label=f"{label}: lost piece re-sent after {1000 * waits[label]:.0f} ms (played by the link)")
         missing = [seq for seq in range(count) if seq not in first]
         if missing:
             # Offset a little per series, so two protocols' losses at one number stay visible.

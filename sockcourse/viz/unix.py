@@ -167,8 +167,9 @@ def fd_passing(sender_fd: int, receiver_fd: int, *, offset: int, links: int, siz
                                  linestyle=(0, (5, 3)), color=PALETTE["vermillion"], gid="fdpass:scm_rights"))
     ax.text(5.0, 5.15, "sendmsg() with SCM_RIGHTS over a UNIX socket", ha="center", va="bottom", fontsize=9.5,
             color=PALETTE["vermillion"], fontweight="bold")
-    ax.text(5.0, 4.85, "the kernel adds a descriptor to the receiver's table", ha="center", va="top",
-            fontsize=8.5, color="0.25")
+    # unix(7): the kernel holds the open file while the message is queued; recvmsg() installs the new fd.
+    ax.text(5.0, 4.85, "the kernel holds the open file in flight;\nrecvmsg() installs a new fd in the receiver",
+            ha="center", va="top", fontsize=8.5, color="0.25", gid="fdpass:when")
     ax.text(5.0, 0.35, "kernel memory: both processes point at the same open file", ha="center", va="center",
             fontsize=8.5, style="italic", color="0.3")
     ax.set_xlim(-0.2, 10.2)
