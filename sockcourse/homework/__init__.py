@@ -25,6 +25,7 @@ CHAPTERS = {
     "04_async": "sockcourse.homework.ch04",
     "05_tls": "sockcourse.homework.ch05",
     "06_languages": "sockcourse.homework.ch06",
+    "07_options": "sockcourse.homework.ch07",
 }
 
 __all__ = ["CHAPTERS", "chapter", "available"]
