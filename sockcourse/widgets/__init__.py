@@ -1,8 +1,11 @@
-"""Layer 5, widgets a notebook displays: the link's fault sliders and chapter 07's option explorer.
+"""Layer 5, widgets a notebook displays: the link's fault sliders, chapter 01's lifecycle stepper,
+chapter 05's certificate picker and chapter 07's option explorer.
 
 `link_panel(link)` (linkpanel.py) changes a running link's faults while
 traffic flows; `explorer()` (optionexplorer.py) runs one small socket-option
-experiment per press. ipywidgets is imported only here, so `import
+experiment per press; `lifecycle_stepper()` (stepper.py) and `cert_picker()`
+(certpicker.py) are chapter 01's and chapter 05's. Each box shows a text
+stand-in where widgets do not render (fallback.py). ipywidgets is imported only here, so `import
 sockcourse` never needs a browser front end.
 """
 
@@ -16,4 +19,18 @@ def explorer():
     return make()
 
 
-__all__ = ["REFRESH", "LinkPanel", "counts_text", "explorer", "link_panel"]
+def lifecycle_stepper(*, draw=None, name: str = "lifecycle stepper"):
+    """Chapter 01's lifecycle stepper (see sockcourse.widgets.stepper); pass draw=viz.state_diagram."""
+    from .stepper import lifecycle_stepper as make
+
+    return make(draw=draw, name=name)
+
+
+def cert_picker(ca=None, stranger=None, *, timeout: float = 5.0):
+    """Chapter 05's certificate picker (see sockcourse.widgets.certpicker)."""
+    from .certpicker import cert_picker as make
+
+    return make(ca, stranger, timeout=timeout)
+
+
+__all__ = ["REFRESH", "LinkPanel", "cert_picker", "counts_text", "explorer", "lifecycle_stepper", "link_panel"]

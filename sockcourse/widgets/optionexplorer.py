@@ -20,6 +20,7 @@ import ipywidgets as widgets
 
 from ..bench.options import Tried, experiments
 from ..core.errors import ArgumentError, SockcourseError
+from .fallback import FallbackBox
 
 #: How many tries the table keeps, newest first.
 HISTORY = 8
@@ -29,20 +30,10 @@ def _shown(value) -> str:
     return "None (off)" if value is None else repr(value)
 
 
-class ExplorerBox(widgets.VBox):
-    """A VBox whose text form is a useful fallback where widgets do not render."""
+class ExplorerBox(FallbackBox):
+    """The explorer's box; its text form says how to run the same experiments as plain calls."""
 
-    fallback = ""
-
-    def _repr_mimebundle_(self, **kwargs):
-        bundle = super()._repr_mimebundle_(**kwargs)
-        if isinstance(bundle, tuple):  # (data, metadata) in some ipywidgets versions
-            data, meta = bundle
-            data["text/plain"] = self.fallback
-            return data, meta
-        if bundle is not None:
-            bundle["text/plain"] = self.fallback
-        return bundle
+    explorer = None
 
 
 class Explorer:
