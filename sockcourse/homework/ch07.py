@@ -625,13 +625,21 @@ def _restart(student, ctx):
     return outcome, wild, port, f"listen_again({port}) while an old connection on that port is in TIME_WAIT"
 
 
-@q3.condition("time-wait", "right after a TIME_WAIT on the port: a socket listening on it")
-def _(student, ctx):
+def _restarted(student, ctx):
+    """_restart() judged: (the listening socket, port, sent) when listen_again did its job, else the verdict."""
     found = _restart(student, ctx)
     if not isinstance(found, tuple):
         return found
     outcome, wild, port, sent = found
-    return _judge_listener(outcome, wild, port, sent=sent) or passed(f"listening on 127.0.0.1:{port}")
+    return _judge_listener(outcome, wild, port, sent=sent) or (outcome.value, port, sent)
+
+
+@q3.condition("time-wait", "right after a TIME_WAIT on the port: a socket listening on it")
+def _(student, ctx):
+    found = _restarted(student, ctx)
+    if not isinstance(found, tuple):
+        return found
+    return passed(f"listening on 127.0.0.1:{found[1]}")
 
 
 @q3.condition("loopback", "on 127.0.0.1 only, never on every interface")
@@ -652,14 +660,10 @@ def _(student, ctx):
 
 @q3.condition("accepts", "a client connects, and a byte goes each way")
 def _(student, ctx):
-    found = _restart(student, ctx)
+    found = _restarted(student, ctx)
     if not isinstance(found, tuple):
         return found
-    outcome, wild, port, sent = found
-    verdict = _judge_listener(outcome, wild, port, sent=sent)
-    if verdict is not None:
-        return verdict
-    server = outcome.value
+    server, port, sent = found
     client = ctx.own(socket.create_connection(("127.0.0.1", port), timeout=ctx.budget))
     ready, _, _ = select.select([server], [], [], 1.0)
     if not ready:
@@ -708,14 +712,10 @@ def _(student, ctx):
 
 @q3.condition("backlog", f"a burst of {BURST} clients all wait in the accept queue")
 def _(student, ctx):
-    found = _restart(student, ctx)
+    found = _restarted(student, ctx)
     if not isinstance(found, tuple):
         return found
-    outcome, wild, port, sent = found
-    verdict = _judge_listener(outcome, wild, port, sent=sent)
-    if verdict is not None:
-        return verdict
-    server = outcome.value
+    server, port, sent = found
     if kernel_view.accept_queue(server) is None:
         return skipped("this system does not say how long an accept queue is, so the check cannot count it")
     for _ in range(BURST):
@@ -735,14 +735,10 @@ def _(student, ctx):
 
 @q3.condition("twice", "restarted twice: over a TIME_WAIT of its own socket", graded_only=True)
 def _(student, ctx):
-    found = _restart(student, ctx)
+    found = _restarted(student, ctx)
     if not isinstance(found, tuple):
         return found
-    outcome, wild, port, sent = found
-    verdict = _judge_listener(outcome, wild, port, sent=sent)
-    if verdict is not None:
-        return verdict
-    first = outcome.value
+    first, port, sent = found
     client = ctx.own(socket.create_connection(("127.0.0.1", port), timeout=ctx.budget))
     first.settimeout(ctx.budget)
     conn, _ = first.accept()

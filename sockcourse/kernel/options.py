@@ -160,7 +160,7 @@ OPTIONS = (
     Option("SO_USELOOPBACK", "SOL_SOCKET", "bool",
            "BSD's 'bypass hardware when possible', used by routing sockets to get their own messages back.",
            "getsockopt(2) and route(4) on FreeBSD and macOS", None,
-           "BSD only: FreeBSD's and macOS's <sys/socket.h> define it as 0x0040", sample=True),
+           "from BSD: FreeBSD's and macOS's <sys/socket.h> (and Windows' winsock2.h) define it as 0x0040", sample=True),
     Option("TCP_NODELAY", "IPPROTO_TCP", "bool",
            "Turns Nagle's algorithm off: small segments go out at once instead of waiting for an ACK.",
            "tcp(7)", 1, _TCP_H, sample=True),

@@ -10,7 +10,11 @@ after tcpi_snd_wnd came in 6.2, 6.7 and 6.18).
 
 The struct only ever grows at its end, and the kernel copies no more than
 it has: an older kernel returns fewer bytes, and every field past the end of
-what it returned is None here (not 0, which would be a lie).
+what it returned is None here (not 0, which would be a lie). One exception
+to "only grows" is known: later kernels turn the last two members,
+tcpi_accecn_fail_mode and tcpi_accecn_opt_seen (two u16), into bit fields of
+one u32 (tcpi_ecn_mode:2, tcpi_accecn_opt_seen:2, tcpi_accecn_fail_mode:4,
+tcpi_options2:24) of the same size, which this table would misread there.
 """
 
 from __future__ import annotations
