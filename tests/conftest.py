@@ -9,6 +9,7 @@ of the run is unaffected.
 from __future__ import annotations
 
 import ipaddress
+import os
 import shutil
 import socket
 import sys
@@ -60,6 +61,34 @@ def _refuse_unless_loopback(host, event: str) -> None:
 
 
 sys.addaudithook(_loopback_only)
+
+
+def socket_fds() -> int:
+    """How many sockets this process holds open (0 where /proc is missing)."""
+    count = 0
+    for name in os.listdir("/proc/self/fd") if os.path.isdir("/proc/self/fd") else ():
+        try:
+            count += os.readlink(f"/proc/self/fd/{name}").startswith("socket:")
+        except FileNotFoundError:
+            pass  # the descriptor listdir() itself used, closed by now
+    return count
+
+
+@pytest.fixture
+def nothing_left_behind():
+    """After the test: no new thread still alive (each gets 5 s to end), nothing running, no socket more.
+
+    Modules of experiments use it for every test with
+    `pytestmark = pytest.mark.usefixtures("nothing_left_behind")`.
+    """
+    threads, fds = {t.ident for t in threading.enumerate()}, socket_fds()
+    yield
+    left = [t for t in threading.enumerate() if t.ident not in threads and t.is_alive()]
+    for thread in left:
+        thread.join(5)
+    assert not [t.name for t in left if t.is_alive()], "an experiment left a thread running"
+    assert sockcourse.running() == []
+    assert socket_fds() <= fds, "an experiment left a socket open"
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import sockcourse
 from sockcourse.core.errors import ArgumentError, ArgumentTypeError, PeerError, TimeLimitError, UsageError
 from sockcourse.peers import netns
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("nothing_left_behind")]
 
 LOOK = "sockcourse.peers.netns:look_around"
 WHY = netns.unavailable()
@@ -39,15 +38,6 @@ def _usable_methods() -> list[str]:
         if os.geteuid() == 0:
             methods.insert(0, "unshare -n")
     return methods
-
-
-@pytest.fixture(autouse=True)
-def nothing_left_behind():
-    before = {t.name for t in threading.enumerate()}
-    yield
-    assert sockcourse.running() == []
-    late = [t.name for t in threading.enumerate() if t.name not in before and t.is_alive()]
-    assert late == []
 
 
 # -- can it be done here? --------------------------------------------------------------------

@@ -9,15 +9,12 @@ bytes), the test also runs the case without that cause and sees the effect go.
 from __future__ import annotations
 
 import errno
-import os
 import socket
 import sys
-import threading
 import time
 
 import pytest
 
-import sockcourse
 from sockcourse import kernel
 from sockcourse.bench.options import Tried, restart
 from sockcourse.core.errors import ArgumentError
@@ -25,27 +22,8 @@ from sockcourse.kernel.options import Linger
 
 pytestmark = [pytest.mark.timeout(60),
               pytest.mark.skipif(not sys.platform.startswith("linux"),
-                                 reason="These errnos, states and SO_REUSEPORT's spreading are Linux's.")]
-
-
-def _socket_fds() -> int:
-    """How many sockets this process holds open (0 where /proc is missing)."""
-    count = 0
-    for name in os.listdir("/proc/self/fd") if os.path.isdir("/proc/self/fd") else ():
-        try:
-            count += os.readlink(f"/proc/self/fd/{name}").startswith("socket:")
-        except FileNotFoundError:
-            pass  # the descriptor listdir() itself used, closed by now
-    return count
-
-
-@pytest.fixture(autouse=True)
-def nothing_left_behind():
-    threads, fds = set(threading.enumerate()), _socket_fds()
-    yield
-    assert set(threading.enumerate()) <= threads, "a thread outlived its experiment"
-    assert not sockcourse.running()
-    assert _socket_fds() <= fds, "an experiment left a socket open"
+                                 reason="These errnos, states and SO_REUSEPORT's spreading are Linux's."),
+              pytest.mark.usefixtures("nothing_left_behind")]
 
 
 # -- SO_REUSEADDR --------------------------------------------------------------------

@@ -14,12 +14,10 @@ import os
 import socket
 import struct
 import sys
-import threading
 import time
 
 import pytest
 
-import sockcourse
 from sockcourse.bench.options import Tried, experiments, explore, small
 from sockcourse.core.errors import ArgumentError
 from sockcourse.kernel import options
@@ -27,27 +25,8 @@ from sockcourse.kernel import options
 pytestmark = [pytest.mark.timeout(60),
               pytest.mark.skipif(not sys.platform.startswith("linux"),
                                  reason="These errnos, the loopback broadcast address and SO_SNDLOWAT's refusal "
-                                        "are Linux's.")]
-
-
-def _socket_fds() -> int:
-    """How many sockets this process holds open."""
-    count = 0
-    for name in os.listdir("/proc/self/fd"):
-        try:
-            count += os.readlink(f"/proc/self/fd/{name}").startswith("socket:")
-        except FileNotFoundError:
-            pass  # the descriptor listdir() itself used, closed by now
-    return count
-
-
-@pytest.fixture(autouse=True)
-def nothing_left_behind():
-    threads, fds = set(threading.enumerate()), _socket_fds()
-    yield
-    assert set(threading.enumerate()) <= threads, "a thread outlived its experiment"
-    assert not sockcourse.running()
-    assert _socket_fds() <= fds, "an experiment left a socket open"
+                                        "are Linux's."),
+              pytest.mark.usefixtures("nothing_left_behind")]
 
 
 # -- the plumbing ------------------------------------------------------------------------------

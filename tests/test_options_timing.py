@@ -10,16 +10,15 @@ from __future__ import annotations
 import os
 import socket
 import sys
-import threading
 
 import pytest
 
-import sockcourse
 from sockcourse.bench.options import Tried, timing
 from sockcourse.core.errors import ArgumentError, UsageError
 
 pytestmark = [pytest.mark.timeout(90),
-              pytest.mark.skipif(not sys.platform.startswith("linux"), reason="These are Linux's rules and numbers.")]
+              pytest.mark.skipif(not sys.platform.startswith("linux"), reason="These are Linux's rules and numbers."),
+              pytest.mark.usefixtures("nothing_left_behind")]
 
 
 def _proc(name: str) -> int:
@@ -33,17 +32,6 @@ def _has_net_admin() -> bool:
             if line.startswith("CapEff:"):
                 return bool(int(line.split()[1], 16) >> 12 & 1)  # CAP_NET_ADMIN is capability 12
     return False
-
-
-@pytest.fixture(autouse=True)
-def nothing_left_behind():
-    before = {t.ident for t in threading.enumerate()}
-    yield
-    left = [t for t in threading.enumerate() if t.ident not in before and t.is_alive()]
-    for thread in left:
-        thread.join(5)
-    assert not [t.name for t in left if t.is_alive()], "an experiment left a thread running"
-    assert sockcourse.running() == []
 
 
 # -- what the kernel keeps ---------------------------------------------------------------

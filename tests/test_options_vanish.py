@@ -8,28 +8,18 @@ how many probes, a window of one segment, nothing acknowledged in the dark.
 
 from __future__ import annotations
 
-import threading
 
 import pytest
 
-import sockcourse
 from sockcourse.bench.options import vanish
 from sockcourse.core.errors import ArgumentError, ArgumentTypeError, UsageError
 from sockcourse.peers import netns
 from sockcourse.viz.tcpinfo import tcp_info_timeline
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.timeout(90), pytest.mark.usefixtures("nothing_left_behind")]
 
 WHY = netns.unavailable()
 needs_namespace = pytest.mark.skipif(WHY is not None, reason=WHY or "")
-
-
-@pytest.fixture(autouse=True)
-def nothing_left_behind():
-    before = {t.name for t in threading.enumerate()}
-    yield
-    assert sockcourse.running() == []
-    assert [t.name for t in threading.enumerate() if t.name not in before and t.is_alive()] == []
 
 
 @pytest.fixture(scope="module")
