@@ -1,10 +1,11 @@
 """Layer 5, widgets a notebook displays: the link's fault sliders, chapter 01's lifecycle stepper,
-chapter 05's certificate picker and chapter 07's option explorer.
+chapter 04's many-clients panel, chapter 05's certificate picker and chapter 07's option explorer.
 
 `link_panel(link)` (linkpanel.py) changes a running link's faults while
 traffic flows; `explorer()` (optionexplorer.py) runs one small socket-option
-experiment per press; `lifecycle_stepper()` (stepper.py) and `cert_picker()`
-(certpicker.py) are chapter 01's and chapter 05's. Each box shows a text
+experiment per press; `lifecycle_stepper()` (stepper.py), `clients_panel()`
+(clients.py) and `cert_picker()` (certpicker.py) are chapter 01's, 04's
+and 05's. Each box shows a text
 stand-in where widgets do not render (fallback.py). ipywidgets is imported only here, so `import
 sockcourse` never needs a browser front end.
 """
@@ -33,4 +34,12 @@ def cert_picker(ca=None, stranger=None, *, timeout: float = 5.0):
     return make(ca, stranger, timeout=timeout)
 
 
-__all__ = ["REFRESH", "LinkPanel", "cert_picker", "counts_text", "explorer", "lifecycle_stepper", "link_panel"]
+def clients_panel(saved=None, *, draw=None, name: str = "many clients panel", time_limit: float = 3.0):
+    """Chapter 04's live many-clients panel (see sockcourse.widgets.clients); pass draw=viz.scaling."""
+    from .clients import clients_panel as make
+
+    return make(saved, draw=draw, name=name, time_limit=time_limit)
+
+
+__all__ = ["REFRESH", "LinkPanel", "cert_picker", "clients_panel", "counts_text", "explorer", "lifecycle_stepper",
+           "link_panel"]
