@@ -4,10 +4,10 @@ chapter 04's many-clients panel, chapter 05's certificate picker and chapter 07'
 `link_panel(link)` (linkpanel.py) changes a running link's faults while
 traffic flows; `explorer()` (optionexplorer.py) runs one small socket-option
 experiment per press; `lifecycle_stepper()` (stepper.py), `clients_panel()`
-(clients.py) and `cert_picker()` (certpicker.py) are chapter 01's, 04's
-and 05's. Each box shows a text
-stand-in where widgets do not render (fallback.py). ipywidgets is imported only here, so `import
-sockcourse` never needs a browser front end.
+(clients.py) and `cert_picker()` (certpicker.py) are chapter 01's, 04's and
+05's. Each box shows a text stand-in where widgets do not render
+(fallback.py). ipywidgets is imported only here, so `import sockcourse`
+never needs a browser front end.
 """
 
 from .linkpanel import REFRESH, LinkPanel, counts_text, link_panel
