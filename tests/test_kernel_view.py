@@ -462,3 +462,21 @@ def test_accept_queue_counts_the_finished_handshakes_as_proc_net_tcp_does():
     with socket.socket() as unbound:
         with pytest.raises(ValueError, match="listening socket"):
             kernel.accept_queue(unbound)
+
+
+def test_sock_diag_can_leave_out_states_the_caller_does_not_want():
+    from sockcourse.kernel import diag
+    try:
+        diag.tcp_sockets(set())
+    except OSError as exc:
+        pytest.skip(f"sock_diag is not available here: {exc}")
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+            conn, _ = listener.accept()
+            with conn:
+                every = {row[1] for row in diag.tcp_sockets({port})}
+                only_listen = {row[1] for row in diag.tcp_sockets({port}, states={10})}
+    assert every == {1, 10} and only_listen == {10}
+    with pytest.raises(ValueError, match=r"numbers from 1 to 12.*\[13\]"):
+        diag.state_mask({13})

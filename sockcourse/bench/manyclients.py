@@ -403,7 +403,7 @@ class _Sampler:
         """
         try:
             from ..kernel import diag
-            rows = diag.tcp_sockets({self.port})
+            rows = diag.tcp_sockets({self.port}, states={*_HELD_STATES, _LISTEN})  # not the TIME_WAIT rows
         except OSError:
             return self._held_by_psutil()
         waiting = sum(rqueue for _, state, local, _, rqueue in rows if state == _LISTEN and local[1] == self.port)

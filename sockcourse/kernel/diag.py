@@ -97,9 +97,19 @@ def port_filter(ports) -> bytes:
     return bytes(program)
 
 
-def request(family: int, ports, sequence: int) -> bytes:
-    """One netlink message asking for the TCP sockets of `family` on `ports` (every socket if None)."""
-    body = _REQ_V2.pack(family, socket.IPPROTO_TCP, 0, TCP_STATE_MASK) + bytes(_SOCKID_SIZE)
+def state_mask(states=None) -> int:
+    """The bit mask of `states` (numbers of include/net/tcp_states.h); None: every state the tables show."""
+    if states is None:
+        return TCP_STATE_MASK
+    mask = sum(1 << state for state in set(states))
+    if not mask or mask & ~TCP_STATE_MASK:
+        raise ValueError(f"TCP states are numbers from 1 to 12 (include/net/tcp_states.h), not {sorted(states)!r}.")
+    return mask
+
+
+def request(family: int, ports, sequence: int, states=None) -> bytes:
+    """One netlink message asking for the TCP sockets of `family` on `ports` (every socket if None), in `states`."""
+    body = _REQ_V2.pack(family, socket.IPPROTO_TCP, 0, state_mask(states)) + bytes(_SOCKID_SIZE)
     if ports is not None:
         program = port_filter(ports)
         body += _NLATTR.pack(_NLATTR.size + len(program), _INET_DIAG_REQ_BYTECODE) + program
@@ -108,12 +118,13 @@ def request(family: int, ports, sequence: int) -> bytes:
     return header + body
 
 
-def tcp_sockets(ports, timeout: float = 2.0) -> list[tuple]:
+def tcp_sockets(ports, timeout: float = 2.0, states=None) -> list[tuple]:
     """(family, state number, local (host, port), remote (host, port), rqueue) of each TCP socket on `ports`.
 
     rqueue is the kernel's idiag_rqueue: for a listening socket, the connections
     waiting in its accept queue (what /proc/net/tcp shows as rx_queue); for any
-    other socket, the bytes received and not yet read.
+    other socket, the bytes received and not yet read. `states` (state numbers)
+    lets the kernel skip the others, such as tens of thousands of TIME_WAIT rows.
 
     Both IPv4 and IPv6 tables are asked, one after the other (a netlink socket
     runs one dump at a time). Raises OSError where sock_diag is missing or
@@ -127,7 +138,7 @@ def tcp_sockets(ports, timeout: float = 2.0) -> list[tuple]:
     with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_SOCK_DIAG) as nl:
         for sequence, family in enumerate((socket.AF_INET, socket.AF_INET6), start=1):
             nl.settimeout(max(deadline - time.monotonic(), 0.001))
-            nl.sendall(request(family, program_ports, sequence))
+            nl.sendall(request(family, program_ports, sequence, states))
             found += _read_dump(nl, sequence, deadline)
     if program_ports is None:
         found = [row for row in found if row[2][1] in ports or row[3][1] in ports]
