@@ -68,6 +68,30 @@ def _bezier(p0, p2, rad, s):
     return a * x1 + b * cx + c * x2, a * y1 + b * cy + c * y2
 
 
+def _arc_ratio(start, end, tail, head) -> float:
+    """How arc3's rad must change so a curve between the shortened ends bends as far as the original did.
+
+    arc3 puts its control point rad times the chord's length off the chord's middle; a shorter chord
+    needs a larger rad for the same sideways distance.
+    """
+    full = ((end[0] - start[0]) ** 2 + (end[1] - start[1]) ** 2) ** 0.5
+    short = ((head[0] - tail[0]) ** 2 + (head[1] - tail[1]) ** 2) ** 0.5
+    return full / short if short else 1.0
+
+
+def _edge(centre, toward, gap=0.03):
+    """Where a ray from a box's centre toward a point leaves the box (a little outside it).
+
+    Computed once here instead of letting matplotlib clip each arrow against
+    its boxes, which it redoes on every draw and which cost most of a second.
+    """
+    (x, y), (tx, ty) = centre, toward
+    dx, dy = tx - x, ty - y
+    scale = min((_BOX_W / 2) / abs(dx) if dx else float("inf"), (_BOX_H / 2) / abs(dy) if dy else float("inf"))
+    length = (dx * dx + dy * dy) ** 0.5 or 1.0
+    return x + dx * scale + gap * dx / length, y + dy * scale + gap * dy / length
+
+
 def _highlights(highlight) -> list[tuple[str, str, str]]:
     """(role, RFC state, name as given) for each socket to highlight; errors name bad input."""
     if highlight is None:
@@ -182,10 +206,12 @@ def state_diagram(highlight=None, ax=None, title=None, notes=True):
         (x1, y1), (x2, y2) = _POSITIONS[t.source], _POSITIONS[target]
         start = (x1 + leave[0], y1 + leave[1]) if leave else (x1, y1)
         end = (x2 + enter[0], y2 + enter[1]) if enter else (x2, y2)
-        arrow = FancyArrowPatch(start, end, patchA=None if leave else boxes[t.source],
-                                patchB=None if enter else boxes[target],
-                                arrowstyle="-|>", mutation_scale=13 * scale, shrinkA=0 if leave else 1,
-                                shrinkB=0 if enter else 1, connectionstyle=f"arc3,rad={rad}",
+        control = _bezier(start, end, rad, 0.5)
+        control = (2 * control[0] - (start[0] + end[0]) / 2, 2 * control[1] - (start[1] + end[1]) / 2)
+        tail = start if leave else _edge(start, control)
+        head = end if enter else _edge(end, control)
+        arrow = FancyArrowPatch(tail, head, arrowstyle="-|>", mutation_scale=13 * scale, shrinkA=0, shrinkB=0,
+                                connectionstyle=f"arc3,rad={rad * _arc_ratio(start, end, tail, head)}",
                                 color="0.25", linewidth=1.1, linestyle="--" if t.note == 2 else "-",
                                 zorder=2, gid=f"transition:{t.source}->{t.target}")
         ax.add_patch(arrow)
