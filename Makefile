@@ -17,6 +17,11 @@ PYTEST_ARGS ?=
 LAB_STAMP := $(VENV)/.sockcourse-lab-installed
 TEST_STAMP := $(VENV)/.sockcourse-test-installed
 
+# JupyterLab applies the settings overrides it finds in its application directory, which for the
+# venv's JupyterLab lies inside .venv. The course's file (jupyterlab-settings/overrides.json) turns
+# off what would reach out to the internet: the news feed, the update check, the extension manager.
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+
 # Jupyter refuses to run as root unless told; containers often run as root.
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
@@ -33,10 +38,12 @@ help:
 	@echo "make help       show this list"
 	@echo "Use another interpreter with PYTHON=..., for example: make lab PYTHON=python3.12"
 
-lab: $(LAB_STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 $(ALLOW_ROOT) $(LAB_ARGS)
+# The venv's bin comes first on PATH, so that JupyterLab's own terminal finds the course's python
+# (`python -m sockcourse ...` in a notebook's instructions), not the system's.
+lab: $(LAB_STAMP) $(LAB_SETTINGS)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 $(ALLOW_ROOT) $(LAB_ARGS)
 
-test: $(TEST_STAMP)
+test: $(TEST_STAMP) $(LAB_SETTINGS)
 	$(VENV_PYTHON) -m pytest $(PYTEST_ARGS)
 
 notebooks: $(TEST_STAMP)
@@ -73,15 +80,35 @@ $(VENV_PYTHON):
 	  exit 1; }
 	$(PIP) install --quiet --disable-pip-version-check --upgrade pip
 
+# The first install is quiet for a minute or more (pip --quiet), so say so before it starts.
 $(LAB_STAMP): pyproject.toml $(VENV_PYTHON)
+	@echo "Installing the course and its libraries into $(VENV): about 450 MB, a minute or more the first time, with no output until it is done."
 	$(PIP) install --quiet --disable-pip-version-check -e .
 	touch $@
 
 # The test extras include everything `lab` needs, so this install counts for
 # both and a `make lab` after `make test` starts at once.
+# The browser tests (tests/test_browser.py) drive the system's Chromium through Playwright, never
+# a browser download: as root on Debian this installs Debian's chromium package (Ubuntu has only
+# a snap, which Playwright cannot drive); elsewhere the test skips and says what to install.
 $(TEST_STAMP): pyproject.toml $(VENV_PYTHON)
+	@echo "Installing the course, its libraries and its test tools into $(VENV): about 620 MB, a minute or more the first time, with no output until it is done."
 	$(PIP) install --quiet --disable-pip-version-check -e '.[test]'
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && grep -qs '^ID=debian' /etc/os-release && command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing Debian's chromium package for the browser tests."; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 || \
+	  { DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null; } || \
+	  echo "Debian's chromium package could not be installed, so the browser tests will skip (and fail under CI=true)." >&2; \
+	fi
 	touch $@ $(LAB_STAMP)
+
+# Copied again whenever the course's file is newer; $(wildcard) keeps `make -n` working in a
+# bare copy of the Makefile, where the file is absent.
+$(LAB_SETTINGS): $(wildcard jupyterlab-settings/overrides.json) | $(VENV_PYTHON)
+	mkdir -p $(@D)
+	cp jupyterlab-settings/overrides.json $@
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist *.egg-info

@@ -120,14 +120,17 @@ def test_conda_environment_follows_requires_python_and_installs_the_course():
     assert pip_sections == [["-e .[test]"]], "environment.yml should install the course itself, with its test extras, through pip."
 
 
-def test_postbuild_installs_only_the_course_package():
+def test_postbuild_installs_the_course_package_and_its_jupyterlab_settings():
     post = ROOT / "binder" / "postBuild"
     assert os.access(post, os.X_OK), "binder/postBuild must be executable."
     text = post.read_text()
     assert text.startswith("#!/usr/bin/env bash\n")
     assert "set -euo pipefail" in text
     commands = [ln.strip() for ln in text.splitlines()[1:] if ln.strip() and not ln.lstrip().startswith("#")]
-    assert commands == ["set -euo pipefail", "python -m pip install --no-deps ."]
+    assert commands == ["set -euo pipefail", "python -m pip install --no-deps .",
+                        "settings=\"$(python -c 'import sys; print(sys.prefix)')/share/jupyter/lab/settings\"",
+                        'mkdir -p "$settings"',
+                        'cp jupyterlab-settings/overrides.json "$settings/overrides.json"']
     subprocess.run(["bash", "-n", str(post)], check=True, timeout=10)
 
 
@@ -264,7 +267,8 @@ def test_make_dry_run_shows_the_commands_newcomers_rely_on(tmp_path):
     assert lab.returncode == 0, lab.stderr
     root_flag = " --allow-root" if os.geteuid() == 0 else ""
     assert lab.stdout.splitlines()[-1].strip() == (
-        f".venv/bin/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1{root_flag} --no-browser")
+        f'PATH="{bare}/.venv/bin:$PATH" .venv/bin/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1'
+        f'{root_flag} --no-browser')  # the venv first on PATH: JupyterLab's terminal finds the course's python
     assert ".venv/bin/python -m pip install --quiet --disable-pip-version-check -e ." in lab.stdout.splitlines()
 
     # Every install goes through the venv's own pip, never a system one.
