@@ -23,6 +23,7 @@ import pytest
 import sockcourse
 from sockcourse import registry
 from sockcourse.core import sockets
+from sockcourse.core.addresses import ipv6_loopback
 from sockcourse.core.errors import IncompleteMessage
 
 
@@ -140,14 +141,7 @@ def short_tmp():
 
 
 def ipv6_loopback_available() -> bool:
-    if not socket.has_ipv6:
-        return False
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
-            probe.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
+    return ipv6_loopback()
 
 
 def server_threads(server) -> list[threading.Thread]:

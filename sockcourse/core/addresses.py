@@ -22,3 +22,15 @@ def host_port(host, port) -> str:
 def family_for(host: str) -> socket.AddressFamily:
     """AF_INET6 for an IPv6 address such as '::1', AF_INET for '127.0.0.1'."""
     return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def ipv6_loopback(kind: int = socket.SOCK_STREAM) -> bool:
+    """Whether this machine lets a socket of `kind` bind ::1 (IPv6 may be missing or switched off)."""
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, kind) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False

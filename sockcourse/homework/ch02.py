@@ -34,6 +34,7 @@ import threading
 import time
 import warnings
 
+from ..core.addresses import ipv6_loopback
 from ..link.limits import HOLD_LIMIT
 from .core import Question, failed, passed, skipped, summary as _summary, text
 
@@ -138,15 +139,6 @@ def _vacant(host: str = "127.0.0.1"):
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind((host, 0))
         return probe.getsockname()[:2]
-
-
-def _has_ipv6() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
-            probe.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
 
 
 def _settle(relay) -> None:
@@ -971,7 +963,7 @@ def _(student, ctx):
 
 @q3.condition("ipv6", "an echo server on the IPv6 loopback ::1: 'open'", graded_only=True)
 def _(student, ctx):
-    if not _has_ipv6():
+    if not ipv6_loopback(socket.SOCK_DGRAM):
         return skipped("this machine has no IPv6 loopback (::1), so the IPv6 probe cannot run here")
     timeout = 0.5
     server = _peer(ctx, _echo, host="::1", name="echo6")

@@ -40,6 +40,7 @@ import sys
 import threading
 import time
 
+from ..core.addresses import ipv6_loopback
 from ..core.binding import open_socket
 from ..core.errors import describe
 from ..kernel import view as kernel_view
@@ -66,18 +67,6 @@ BURST = 16
 LATE_BY = 0.5
 #: The most q2 queues on a socket that nobody reads (the kernel's buffers fill long before).
 FILL_LIMIT = 64 << 20
-
-
-def _ipv6() -> bool:
-    """Whether this machine can listen on ::1."""
-    if not socket.has_ipv6:
-        return False
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
-            probe.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
 
 
 def _ms(values) -> str:
@@ -356,7 +345,7 @@ def _(student, ctx):
 
 @q1.condition("ipv6", "the rounds over IPv6 (::1), other sizes", graded_only=True, budget=6.0)
 def _(student, ctx):
-    if not _ipv6():
+    if not ipv6_loopback():
         return skipped("this machine has no IPv6 loopback (::1), so the check cannot run on it")
     count, head, body = ctx.rng.randrange(6, 12), ctx.rng.randrange(2, 17), ctx.rng.randrange(20, 1400)
     return _judge_rounds(student, ctx, host="::1", count=count, head=head, body=body)
@@ -518,7 +507,7 @@ def _(student, ctx):
 
 @q2.condition("ipv6", "an idle connection over IPv6 (::1), no TIME_WAIT", graded_only=True)
 def _(student, ctx):
-    if not _ipv6():
+    if not ipv6_loopback():
         return skipped("this machine has no IPv6 loopback (::1), so the check cannot run on it")
     return _abort_on(student, ctx, host="::1", want_rows=True)
 
@@ -956,7 +945,7 @@ def _(student, ctx):
 
 @q4.condition("ipv6", "IPv6 (::1): a listening server and a refusing port", graded_only=True)
 def _(student, ctx):
-    if not _ipv6():
+    if not ipv6_loopback():
         return skipped("this machine has no IPv6 loopback (::1), so the check cannot run on it")
     listener = ctx.listener("::1")
     for address, want, what in ((listener.getsockname()[:2], 0, "where a server listens"),
