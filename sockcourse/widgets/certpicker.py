@@ -41,6 +41,7 @@ from ..servers import handlers
 from ..servers.threaded import serve
 from ..tls import SERVER_NAMES, CertificateAuthority, openssl_s_client
 from .fallback import FallbackBox
+from .problems import WARN, course_bug, warning
 
 #: Seconds each client may take for its whole try (connect, handshake, echo).
 TIMEOUT = 5.0
@@ -71,7 +72,6 @@ MEANINGS = {
         "not let its owner pose as the site the client asked for.",
 }
 
-_WARN = "#D55E00"   # Okabe-Ito vermillion
 _GOOD = "#009E73"   # Okabe-Ito bluish green
 
 
@@ -244,13 +244,11 @@ class CertPicker:
         try:
             verdict = try_certificate(case, self.ca, self.stranger, timeout=self.timeout)
         except SockcourseError as exc:  # a closed CA, say: shown, never raised into nowhere
-            self.problem.value = f"<span style='color:{_WARN}'>{html.escape(str(exc))}</span>"
+            self.problem.value = warning(str(exc))
             self.status.value = ""
             return None
         except Exception as exc:  # noqa: BLE001 - a callback's error would vanish; this is the course's fault
-            self.problem.value = (f"<span style='color:{_WARN}'>The picker's try of {html.escape(CASES[case])} failed "
-                                  f"({html.escape(type(exc).__name__)}: {html.escape(str(exc))}); this is a bug in "
-                                  f"the course, not in your pick.</span>")
+            self.problem.value = warning(course_bug(f"The picker's try of {CASES[case]} failed", exc, "your pick"))
             self.status.value = ""
             return None
         finally:
@@ -263,7 +261,7 @@ class CertPicker:
 
 
 def _cell(ok: bool | None, words: list[str]) -> str:
-    colour = _GOOD if ok else _WARN
+    colour = _GOOD if ok else WARN
     head = {True: "accepted", False: "refused", None: "could not run"}[ok]
     body = "<br>".join(f"<code>{html.escape(w)}</code>" for w in words if w)
     return (f"<td style='vertical-align:top;padding:0.3em 1.2em 0.3em 0'><b style='color:{colour}'>{head}</b>"

@@ -54,6 +54,7 @@ from ..core.errors import ArgumentTypeError, SockcourseError
 from ..core.lifecycle import Stoppable
 from ..core.limits import STOP_TIMEOUT
 from .fallback import FallbackBox
+from .problems import WARN, course_bug, warning
 
 #: The counts the slider offers.
 COUNTS = (10, 20, 50, 100, 200, 500)
@@ -83,7 +84,6 @@ _pictures: dict[tuple, bytes] = {}
 _pictures_lock = threading.Lock()
 _live: weakref.WeakValueDictionary = weakref.WeakValueDictionary()   # name -> the newest panel of that name
 
-_WARN = "#D55E00"   # Okabe-Ito vermillion
 _GOOD = "#009E73"   # Okabe-Ito bluish green
 
 
@@ -412,12 +412,11 @@ class ClientsPanel:
         try:
             return action()
         except Exception as exc:  # noqa: BLE001 - a callback's error would vanish; this is the course's fault
-            self._say_problem(f"The panel failed at {what} ({type(exc).__name__}: {exc}); this is a bug in the "
-                              f"course, not in what you picked.")
+            self._say_problem(course_bug(f"The panel failed at {what}", exc, "what you picked"))
             return None
 
     def _say_problem(self, sentence: str) -> None:
-        self.problem.value = f"<span style='color:{_WARN}'>{html.escape(sentence)}</span>"
+        self.problem.value = warning(sentence)
 
     # -- the panel's thread -------------------------------------------------------------
     def _ensure_worker(self) -> None:
@@ -491,7 +490,7 @@ class ClientsPanel:
                 said = ""
             result = LivePress(job.model, job.clients, run is not None, said, run, error=error)
             self.run_button.description = "Run"
-            colour = _GOOD if result.ok else _WARN
+            colour = _GOOD if result.ok else WARN
             head = "served" if result.ok else ("not run" if run is not None and run.note else "gave up")
             self.status.value = "" if run is None else \
                 f"<b style='color:{colour}'>{head}</b>: {html.escape(said)}"

@@ -21,6 +21,7 @@ import ipywidgets as widgets
 from ..bench.options import Tried, experiments
 from ..core.errors import ArgumentError, SockcourseError
 from .fallback import FallbackBox
+from .problems import course_bug, warning
 
 #: How many tries the table keeps, newest first.
 HISTORY = 8
@@ -94,13 +95,11 @@ class Explorer:
         try:
             tried = run(value)
         except SockcourseError as exc:  # the learner's choice or the machine said no: shown, never raised into nowhere
-            self.problem.value = f"<span style='color:#D55E00'>{html.escape(str(exc))}</span>"
+            self.problem.value = warning(str(exc))
             self.result.value = ""
             return None
         except Exception as exc:  # noqa: BLE001 - a callback's error would vanish; this is the course's fault
-            self.problem.value = (f"<span style='color:#D55E00'>The course's experiment for {html.escape(option)} "
-                                  f"failed ({html.escape(type(exc).__name__)}: {html.escape(str(exc))}); this is a "
-                                  f"bug in the course, not in your choice.</span>")
+            self.problem.value = warning(course_bug(f"The course's experiment for {option} failed", exc, "your choice"))
             self.result.value = ""
             return None
         finally:

@@ -42,6 +42,7 @@ from ..core.limits import STOP_TIMEOUT
 from ..kernel import accept_queue, states
 from ..kernel.view import StateTable
 from .fallback import FallbackBox
+from .problems import course_bug, warning
 
 #: Seconds any one call may wait (connect, accept, recv), and that states() waits for the expected states.
 WAIT = 1.0
@@ -59,7 +60,6 @@ _pictures: dict[tuple, bytes] = {}   # (role, state) rows -> PNG: the same state
 _pictures_lock = threading.Lock()
 _live: weakref.WeakValueDictionary = weakref.WeakValueDictionary()   # name -> the newest Stepper of that name
 
-_WARN = "#D55E00"  # Okabe-Ito vermillion, as the explorer's problems
 
 
 @dataclass(frozen=True)
@@ -250,9 +250,8 @@ class Stepper:
         try:
             return action()
         except Exception as exc:  # noqa: BLE001 - a callback's error would vanish; this is the course's fault
-            error = (f"The stepper failed at {what} ({type(exc).__name__}: {exc}); this is a bug in the course, "
-                     f"not in what you pressed. Press start over to begin again.")
-            self.problem.value = f"<span style='color:{_WARN}'>{html.escape(error)}</span>"
+            error = course_bug(f"The stepper failed at {what}", exc, "what you pressed") + " Press start over to begin again."
+            self.problem.value = warning(error)
             return Pressed(what, False, "", None, time.perf_counter() - started, error)
 
     def _press(self, step_name: str) -> Pressed:
@@ -260,7 +259,7 @@ class Stepper:
         with self._lock:
             why_not = self.allowed(step_name)
             if why_not:
-                self.problem.value = f"<span style='color:{_WARN}'>{html.escape(why_not)}</span>"
+                self.problem.value = warning(why_not)
                 return Pressed(step_name, False, "", None, time.perf_counter() - started, why_not)
             if self.round is None:
                 self.round = StepperRound(self.name, self._round_stopped)
@@ -337,7 +336,7 @@ class Stepper:
         self.program.value = ("<b>your program so far</b><pre style='margin-top:0'>"
                               + html.escape("\n".join(lines) or "(nothing yet)") + "</pre>")
         self.said.value = f"<b>{html.escape(step.name)}:</b> {html.escape(said)}" if step and said else html.escape(said)
-        self.problem.value = f"<span style='color:{_WARN}'>{html.escape(error)}</span>" if error else ""
+        self.problem.value = warning(error) if error else ""
         queue = ""
         r = self.round
         if r is not None and r.server_port is not None and "listen" in self.done and "close" not in self.done:
@@ -383,9 +382,8 @@ class Stepper:
             try:
                 png = draw_states(table, self.draw)
             except Exception as exc:  # noqa: BLE001 - a thread's error would vanish; the panel shows it
-                self.problem.value = (f"<span style='color:{_WARN}'>The state diagram could not be drawn "
-                                      f"({html.escape(type(exc).__name__)}: {html.escape(str(exc))}); this is a "
-                                      f"bug in the course. The table above is the kernel's answer.</span>")
+                self.problem.value = warning(course_bug("The state diagram could not be drawn", exc)
+                                             + " The table above is the kernel's answer.")
                 continue
             with self._draw_lock:
                 if generation == self._generation and not self._closed:
@@ -415,7 +413,7 @@ class Stepper:
         with self._lock:
             if self._closed:
                 why = self.allowed(STEPS[0].name)
-                self.problem.value = f"<span style='color:{_WARN}'>{html.escape(why)}</span>"
+                self.problem.value = warning(why)
                 return Pressed("start over", False, "", None, time.perf_counter() - started, why)
             self._end_round()
             said = "Every socket is closed; a new round begins. Press a socket() button."
@@ -438,9 +436,9 @@ class Stepper:
         if self._closed:
             return
         self._enable()
-        self.problem.value = (f"<span style='color:{_WARN}'>The stepper's sockets were closed from outside "
-                              f"(sockcourse.stop_all(), or a new stepper made in its place); press a "
-                              f"socket() button or start over to begin a new round.</span>")
+        self.problem.value = warning("The stepper's sockets were closed from outside (sockcourse.stop_all(), or a "
+                                     "new stepper made in its place); press a socket() button or start over to "
+                                     "begin a new round.")
 
     @property
     def closed(self) -> bool:
