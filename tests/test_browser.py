@@ -523,6 +523,7 @@ def test_ci_really_ran_the_browser_tests(request):
     reason = _why_skipped()
     assert reason is None, f"CI would skip the browser tests: {reason}"
     browser_tests = [item.nodeid for item in request.session.items
-                     if item.module is request.module and "session" in getattr(item, "fixturenames", ())]
+                     if getattr(item, "module", None) is request.module  # nbval cells have no module
+                     and "session" in getattr(item, "fixturenames", ())]
     not_run = [nodeid for nodeid in browser_tests if nodeid not in _ran]
     assert not not_run, f"CI collected these browser tests, but they were skipped or never started: {not_run}"
