@@ -42,7 +42,8 @@ import time
 
 from ..core.addresses import ipv6_loopback
 from ..core.binding import open_socket
-from ..core.errors import describe
+from ..core.errors import IncompleteMessage, describe
+from ..core.sockets import recv_exactly
 from ..kernel import view as kernel_view
 from .core import Question, failed, passed, plural, skipped, summary as _summary, text
 
@@ -148,24 +149,10 @@ def _left_open(notes) -> list:
 
 # -- small helpers of the check's own -----------------------------------------------------------------------
 def _tcp_pair(ctx, host: str = "127.0.0.1"):
-    """(peer, mine): a TCP connection on loopback, both ends the condition's; mine is the student's."""
-    listener = ctx.listener(host)
-    mine = ctx.own(socket.create_connection(listener.getsockname()[:2], timeout=ctx.budget))
-    peer, _ = listener.accept()
-    ctx.own(peer)
-    peer.settimeout(ctx.budget)
-    listener.close()
+    """ctx.pair() on `host`, with the student's end bounded too: the check itself sends and reads on it."""
+    peer, mine = ctx.pair(host=host)
+    mine.settimeout(ctx.budget)
     return peer, mine
-
-
-def _recv_exactly(sock: socket.socket, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        piece = sock.recv(size - len(data))
-        if not piece:
-            raise ConnectionError(f"the connection ended {size - len(data)} bytes short")
-        data += piece
-    return data
 
 
 def _port(address: str) -> int:
@@ -243,9 +230,9 @@ def _rounds(peer, mine, *, count: int, head: int, body: int) -> list[float]:
         started = time.perf_counter()
         mine.sendall(header)
         mine.sendall(payload)
-        _recv_exactly(peer, head + body)
+        recv_exactly(peer, head + body, what="header and body", eof_ok=False)
         peer.sendall(reply)
-        _recv_exactly(mine, len(reply))
+        recv_exactly(mine, len(reply), what="reply", eof_ok=False)
         times.append((time.perf_counter() - started) * 1000)
     return times[WARM_ROUNDS:]
 
@@ -300,7 +287,7 @@ def _judge_rounds(student, ctx, *, host: str, count: int, head: int, body: int):
     mine.settimeout(ctx.budget)  # the rounds are the check's: bounded whatever quick() left
     try:
         times = _rounds(peer, mine, count=count, head=head, body=body)
-    except (OSError, ConnectionError) as exc:
+    except (OSError, IncompleteMessage) as exc:
         return failed(f"the check's rounds failed on the socket quick() left: {describe(exc)}", hint="only-nodelay",
                       sent=sent, expected="the rounds run as on any connected socket")
     median = statistics.median(times)

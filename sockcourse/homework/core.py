@@ -250,14 +250,15 @@ class Ctx:
         sock.settimeout(self.budget)
         return sock
 
-    def pair(self, link: dict | None = None) -> tuple[socket.socket, socket.socket]:
+    def pair(self, link: dict | None = None, host: str = "127.0.0.1") -> tuple[socket.socket, socket.socket]:
         """Two connected TCP sockets (peer, mine): the check writes on peer, the student's code gets mine.
 
         With `link`, the connection runs through a sockcourse.link with those
         settings, so what peer sends reaches mine in the pieces and at the
-        times the link decides.
+        times the link decides. `host` is the loopback address to use ("::1"
+        for IPv6).
         """
-        listener = self.listener()
+        listener = self.listener(host)
         target = listener.getsockname()[:2]
         if link is not None:
             target = self.link(target, **link).address
