@@ -15,8 +15,6 @@ About 5 s in all, most of it the one answer that waits for its budget.
 
 from __future__ import annotations
 
-import gc
-import importlib.util
 import os
 import socket
 import threading
@@ -28,6 +26,7 @@ import sockcourse
 from sockcourse.homework import ch00
 
 from . import leftovers
+from .conftest import load
 
 HERE = Path(__file__).parent
 
@@ -36,25 +35,12 @@ needs_services = pytest.mark.skipif(not os.path.exists(ch00.SERVICES),
 needs_proc = pytest.mark.skipif(not os.path.isdir(ch00.PROC_FD), reason="q3 needs Linux's /proc/self/fd")
 
 
-def load(path: Path):
-    spec = importlib.util.spec_from_file_location(f"hw00_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module", autouse=True)
-def frozen_heap():
-    """Keep pytest's own objects out of the collections the checks run after each condition (see test_ch03)."""
-    gc.collect()
-    gc.freeze()
-    yield
-    gc.unfreeze()
+pytestmark = pytest.mark.usefixtures("frozen_heap")
 
 
 @pytest.fixture(scope="module")
 def solutions():
-    return load(HERE / "solutions" / "ch00.py")
+    return load(HERE / "solutions" / "ch00.py", "hw00")
 
 
 def test_each_check_twice_leaves_nothing_behind(solutions):
@@ -142,7 +128,7 @@ def test_without_proc_q3_skips_in_one_sentence(solutions, monkeypatch, tmp_path)
 @needs_proc
 def test_an_answer_that_closes_the_checks_descriptors_leaves_everything_else_alone():
     """A socket object made on each descriptor closes it; the check must then not close a number twice."""
-    wrong = load(HERE / "wrong" / "ch00_q3_wraps_in_socket.py")
+    wrong = load(HERE / "wrong" / "ch00_q3_wraps_in_socket.py", "hw00")
     read_end, write_end = os.pipe()  # ours, opened before: it must still work afterwards
     try:
         fds = leftovers.descriptors()
@@ -197,7 +183,7 @@ def test_an_answer_that_waits_on_a_descriptor_is_woken_and_leaves_nothing():
 
 @needs_proc
 def test_a_report_names_the_link_without_this_machines_temporary_folder():
-    wrong = load(HERE / "wrong" / "ch00_q3_contains_word.py")
+    wrong = load(HERE / "wrong" / "ch00_q3_contains_word.py", "hw00")
     report = ch00.q3.run(wrong.answer, graded=True, only=["named-like"]).text()
     assert "<temporary folder>/" in report and "sockcourse-hw-" not in report, report
 

@@ -9,8 +9,6 @@ platform without SO_PEERCRED gets a sentence, not a failure.
 
 from __future__ import annotations
 
-import gc
-import importlib.util
 import os
 import socket
 import subprocess
@@ -25,36 +23,17 @@ import sockcourse
 from sockcourse.homework import ch03, ch03_peers
 
 from . import leftovers
+from .conftest import load
 
 HERE = Path(__file__).parent
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="chapter 03's homework checks need Linux")
-
-
-def load(path: Path):
-    spec = importlib.util.spec_from_file_location(f"hw03_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module", autouse=True)
-def frozen_heap():
-    """Keep pytest's own objects out of the collections the checks run after each condition.
-
-    Each condition ends with gc.collect(); in a pytest process that walks some
-    200,000 objects, a third of a second each time, which would be most of
-    this file's run time and none of what it tests.
-    """
-    gc.collect()
-    gc.freeze()
-    yield
-    gc.unfreeze()
+pytestmark = [pytest.mark.skipif(not sys.platform.startswith("linux"), reason="chapter 03's homework checks need Linux"),
+              pytest.mark.usefixtures("frozen_heap")]
 
 
 @pytest.fixture(scope="module")
 def solutions():
-    return load(HERE / "solutions" / "ch03.py")
+    return load(HERE / "solutions" / "ch03.py", "hw03")
 
 
 def test_each_check_twice_leaves_nothing_behind_and_keeps_to_its_time(solutions):
@@ -76,7 +55,7 @@ def test_each_check_twice_leaves_nothing_behind_and_keeps_to_its_time(solutions)
 
 def test_an_answer_that_never_stops_is_abandoned_and_still_ends():
     """The `"DONE"`-as-str server spins on a shut socket; closing it at the end makes its recvfrom() raise."""
-    wrong = load(HERE / "wrong" / "ch03_q2_done_as_str.py")
+    wrong = load(HERE / "wrong" / "ch03_q2_done_as_str.py", "hw03")
     threads, fds = set(threading.enumerate()), leftovers.descriptors()
     result = ch03.q2.run(wrong.answer, only="done")
     assert result.failed_ids() == ["done"]
@@ -88,7 +67,7 @@ def test_an_answer_that_never_stops_is_abandoned_and_still_ends():
 
 def test_the_busy_server_is_released_when_a_probe_blocks():
     """A probe without a timeout waits on a full queue; the check closes the listener, and nothing is left."""
-    wrong = load(HERE / "wrong" / "ch03_q1_probe_blocks.py")
+    wrong = load(HERE / "wrong" / "ch03_q1_probe_blocks.py", "hw03")
     threads, fds = set(threading.enumerate()), leftovers.descriptors()
     started = time.monotonic()
     result = ch03.q1.run(wrong.answer, graded=True, only="busy")

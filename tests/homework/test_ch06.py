@@ -13,8 +13,6 @@ About 15 s in all on a quiet machine, most of it the JVM starting and ending.
 
 from __future__ import annotations
 
-import gc
-import importlib.util
 import os
 import socket
 import subprocess
@@ -31,6 +29,7 @@ from sockcourse.peers.process import Peer
 from sockcourse.protocols import javautf
 
 from . import leftovers
+from .conftest import load
 
 HERE = Path(__file__).parent
 
@@ -40,25 +39,12 @@ needs_java = pytest.mark.skipif(not native.available("java"), reason="no JDK her
                                                                      "'apt-get install default-jdk-headless'")
 
 
-def load(path: Path):
-    spec = importlib.util.spec_from_file_location(f"hw06_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module", autouse=True)
-def frozen_heap():
-    """Keep pytest's own objects out of the collections the checks run after each condition (see test_ch03)."""
-    gc.collect()
-    gc.freeze()
-    yield
-    gc.unfreeze()
+pytestmark = pytest.mark.usefixtures("frozen_heap")
 
 
 @pytest.fixture(scope="module")
 def solutions():
-    return load(HERE / "solutions" / "ch06.py")
+    return load(HERE / "solutions" / "ch06.py", "hw06")
 
 
 def test_each_check_twice_leaves_nothing_behind(solutions):
@@ -95,7 +81,7 @@ def test_without_java_or_a_compiler_the_stand_ins_play_and_say_so(solutions, mon
 
 def test_the_stand_ins_catch_the_same_mistakes():
     """A wrong answer fails where it fails against the real peers, with the same hint."""
-    wrong = load(HERE / "wrong" / "ch06_q1_plain_utf8.py")
+    wrong = load(HERE / "wrong" / "ch06_q1_plain_utf8.py", "hw06")
     real = ch06.q1.run(wrong.answer, only=["nul", "emoji"])
     original = ch06.native.start
 
@@ -198,7 +184,7 @@ def test_the_c_sensor_refuses_another_host_and_bad_arguments():
 
 def test_an_answer_that_waits_for_ever_is_abandoned_and_leaves_nothing():
     """Skipping a response from another unit waits for one that never comes; the check's budget ends it."""
-    wrong = load(HERE / "wrong" / "ch06_q2_skips_other_unit.py")
+    wrong = load(HERE / "wrong" / "ch06_q2_skips_other_unit.py", "hw06")
     threads, fds = set(threading.enumerate()), leftovers.descriptors()
     result = ch06.q2.run(wrong.answer, graded=True, only="unit")
     assert result.failed_ids() == ["unit"]
@@ -209,11 +195,11 @@ def test_an_answer_that_waits_for_ever_is_abandoned_and_leaves_nothing():
 
 
 def test_a_half_written_q1_is_failed_not_called_unattempted():
-    wrong = load(HERE / "wrong" / "ch06_q1_read_stub.py")
+    wrong = load(HERE / "wrong" / "ch06_q1_read_stub.py", "hw06")
     result = ch06.q1.run(wrong.answer, only=["ascii"])
     assert result.status == "failed"
     assert result.hint_ids() == ["ch06.q1.both-functions"]
-    stub = load(HERE / "wrong" / "ch06_q1_stub.py")
+    stub = load(HERE / "wrong" / "ch06_q1_stub.py", "hw06")
     assert ch06.q1.run(stub.answer).status == "not-attempted"
     assert sockcourse.running() == []
 

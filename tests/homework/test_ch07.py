@@ -16,8 +16,6 @@ About 10 s in all on a quiet machine, most of it the answers that wait past thei
 from __future__ import annotations
 
 import errno
-import gc
-import importlib.util
 import select
 import socket
 import statistics
@@ -32,29 +30,17 @@ from sockcourse.homework import ch07
 from sockcourse.homework.core import Condition, Ctx
 
 from . import leftovers
+from .conftest import load
 
 HERE = Path(__file__).parent
 
 
-def load(path: Path):
-    spec = importlib.util.spec_from_file_location(f"hw07_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module", autouse=True)
-def frozen_heap():
-    """Keep pytest's own objects out of the collections the checks run after each condition (see test_ch03)."""
-    gc.collect()
-    gc.freeze()
-    yield
-    gc.unfreeze()
+pytestmark = pytest.mark.usefixtures("frozen_heap")
 
 
 @pytest.fixture(scope="module")
 def solutions():
-    return load(HERE / "solutions" / "ch07.py")
+    return load(HERE / "solutions" / "ch07.py", "hw07")
 
 
 @pytest.fixture
@@ -166,7 +152,7 @@ def test_the_full_accept_queue_keeps_a_connect_pending(ctx):
 def test_the_live_listener_keeps_its_port_from_the_solution_but_not_from_reuseport(solutions):
     result = ch07.q3.run(solutions.listen_again, only="live")
     assert result.status == "passed", result.text()
-    wrong = load(HERE / "wrong" / "ch07_q3_reuseport.py")
+    wrong = load(HERE / "wrong" / "ch07_q3_reuseport.py", "hw07")
     result = ch07.q3.run(wrong.answer, only="live")
     assert result.failed_ids() == ["live"] and result.hint_ids() == ["ch07.q3.reuseport"], result.text()
     assert "took the port of a server that is still listening" in result.text()
@@ -174,7 +160,7 @@ def test_the_live_listener_keeps_its_port_from_the_solution_but_not_from_reusepo
 
 def test_an_answer_that_blocks_in_connect_is_abandoned_and_leaves_nothing():
     """A blocking connect to a full queue waits past the budget; the check ends it and cleans up after it."""
-    wrong = load(HERE / "wrong" / "ch07_q4_blocking.py")
+    wrong = load(HERE / "wrong" / "ch07_q4_blocking.py", "hw07")
     threads, fds = set(threading.enumerate()), leftovers.descriptors()
     result = ch07.q4.run(wrong.answer, only="pending")
     assert result.failed_ids() == ["pending"] and result.hint_ids() == ["ch07.q4.non-blocking"], result.text()
@@ -186,7 +172,7 @@ def test_an_answer_that_blocks_in_connect_is_abandoned_and_leaves_nothing():
 
 def test_the_stubs_are_not_attempted():
     for question in ch07.QUESTIONS:
-        stub = load(HERE / "wrong" / f"ch07_{question.id}_stub.py")
+        stub = load(HERE / "wrong" / f"ch07_{question.id}_stub.py", "hw07")
         result = question.run(stub.answer)
         assert result.status == "not-attempted" and result.score == 0, result.text()
         assert "not attempted yet" in result.text()
