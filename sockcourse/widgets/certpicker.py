@@ -41,7 +41,7 @@ from ..servers import handlers
 from ..servers.threaded import serve
 from ..tls import SERVER_NAMES, CertificateAuthority, openssl_s_client
 from .fallback import FallbackBox
-from .problems import WARN, course_bug, warning
+from .problems import WARN, Failed, shown_problems
 
 #: Seconds each client may take for its whole try (connect, handshake, echo).
 TIMEOUT = 5.0
@@ -242,13 +242,10 @@ class CertPicker:
         self.status.value = f"<i>trying {html.escape(CASES[case])} ...</i>"
         self.verdicts.pop(case, None)
         try:
-            verdict = try_certificate(case, self.ca, self.stranger, timeout=self.timeout)
-        except SockcourseError as exc:  # a closed CA, say: shown, never raised into nowhere
-            self.problem.value = warning(str(exc))
-            self.status.value = ""
-            return None
-        except Exception as exc:  # noqa: BLE001 - a callback's error would vanish; this is the course's fault
-            self.problem.value = warning(course_bug(f"The picker's try of {CASES[case]} failed", exc, "your pick"))
+            verdict = shown_problems(lambda: try_certificate(case, self.ca, self.stranger, timeout=self.timeout),
+                                     problem=self.problem, not_yours="your pick",
+                                     what_failed=f"The picker's try of {CASES[case]} failed")
+        except Failed:
             self.status.value = ""
             return None
         finally:

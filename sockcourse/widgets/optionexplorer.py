@@ -19,9 +19,9 @@ import html
 import ipywidgets as widgets
 
 from ..bench.options import Tried, experiments
-from ..core.errors import ArgumentError, SockcourseError
+from ..core.errors import ArgumentError
 from .fallback import FallbackBox
-from .problems import course_bug, warning
+from .problems import Failed, shown_problems
 
 #: How many tries the table keeps, newest first.
 HISTORY = 8
@@ -93,13 +93,9 @@ class Explorer:
         self.problem.value = ""
         self.result.value = f"<i>running {html.escape(option)} = {html.escape(_shown(value))} ...</i>"
         try:
-            tried = run(value)
-        except SockcourseError as exc:  # the learner's choice or the machine said no: shown, never raised into nowhere
-            self.problem.value = warning(str(exc))
-            self.result.value = ""
-            return None
-        except Exception as exc:  # noqa: BLE001 - a callback's error would vanish; this is the course's fault
-            self.problem.value = warning(course_bug(f"The course's experiment for {option} failed", exc, "your choice"))
+            tried = shown_problems(lambda: run(value), problem=self.problem, not_yours="your choice",
+                                   what_failed=f"The course's experiment for {option} failed")
+        except Failed:
             self.result.value = ""
             return None
         finally:
