@@ -88,19 +88,24 @@ $(LAB_STAMP): pyproject.toml $(VENV_PYTHON)
 
 # The test extras include everything `lab` needs, so this install counts for
 # both and a `make lab` after `make test` starts at once.
-# The browser tests (tests/test_browser.py) drive the system's Chromium through Playwright, never
-# a browser download: as root on Debian this installs Debian's chromium package (Ubuntu has only
-# a snap, which Playwright cannot drive); elsewhere the test skips and says what to install.
+# Three programs from Debian that pip cannot bring, each one's test skipping with a sentence where
+# it is missing (and failing under CI=true where CI needs it):
+# - chromium: the browser tests (tests/test_browser.py) drive the system's Chromium through
+#   Playwright, never a browser download (Ubuntu has only a snap, which Playwright cannot drive);
+# - iperf3 and sockperf: the yardsticks `python -m sockcourse bench` measures the course against.
+# As root on Debian the missing ones are installed; elsewhere README says what to install.
+DEBIAN_PACKAGES := chromium iperf3 sockperf
 $(TEST_STAMP): pyproject.toml $(VENV_PYTHON)
 	@echo "Installing the course, its libraries and its test tools into $(VENV): about 620 MB, a minute or more the first time, with no output until it is done."
 	$(PIP) install --quiet --disable-pip-version-check -e '.[test]'
-	@if command -v chromium >/dev/null 2>&1; then :; \
+	@missing=""; for program in $(DEBIAN_PACKAGES); do command -v $$program >/dev/null 2>&1 || missing="$$missing $$program"; done; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && grep -qs '^ID=debian' /etc/os-release && command -v apt-get >/dev/null 2>&1; then \
-	  echo "Installing Debian's chromium package for the browser tests."; \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 || \
+	  echo "Installing Debian's packages$$missing for the browser tests and the benchmark's yardsticks."; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing >/dev/null 2>&1 || \
 	  { DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null; } || \
-	  echo "Debian's chromium package could not be installed, so the browser tests will skip (and fail under CI=true)." >&2; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing >/dev/null; } || \
+	  echo "Debian's packages$$missing could not be installed, so the tests that need them will skip (and the browser tests fail under CI=true)." >&2; \
 	fi
 	touch $@ $(LAB_STAMP)
 

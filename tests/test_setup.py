@@ -180,6 +180,8 @@ def test_repo2docker_builds_from_binder_environment_with_ci_python_and_postbuild
     wanted = _apt_packages()
     assert {"default-jdk-headless", "rustc", "nodejs", "strace"} <= set(wanted), \
         f"binder/apt.txt lists {wanted}; chapter 06 needs a JDK, rustc, nodejs and strace there."
+    assert {"iperf3", "sockperf"} <= set(wanted), \
+        f"binder/apt.txt lists {wanted}; the benchmark's yardsticks iperf3 and sockperf belong there too."
     installs = [line for line in dockerfile.splitlines() if "apt-get install" in line]
     assert any(all(re.search(rf"(?<![\w.+-]){re.escape(p)}(?![\w.+-])", line) for p in wanted) for line in installs), \
         f"no apt-get install line of the Dockerfile installs {wanted}:\n" + "\n".join(installs)
