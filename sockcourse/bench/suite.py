@@ -151,7 +151,8 @@ class Results:
     values: dict
     runs: list = field(default_factory=list)
     problems: list = field(default_factory=list)
-    pinned_cpu: int | None = None
+    pinned_cpu: int | None = None   # the one CPU the round trips ran on
+    throughput_cpus: tuple | None = None  # (receiver, sender) of the throughput runs
     models: tuple = manyclients.MODEL_NAMES  # the server models the many-clients step tried, in order
 
     @property
@@ -160,9 +161,10 @@ class Results:
         return any(not problem.optional for problem in self.problems)
 
     def summary(self) -> dict:
-        """Every KEYS value, the plan's name and the CPU the round trips ran on: JSON-ready."""
+        """Every KEYS value, the plan's name and the CPUs the measurements ran on: JSON-ready."""
         return {**{key: self.values.get(key) for key in KEYS}, "plan": self.plan.name,
-                "pinned_cpu": self.pinned_cpu}
+                "pinned_cpu": self.pinned_cpu,
+                "throughput_cpus": list(self.throughput_cpus) if self.throughput_cpus else None}
 
 
 # -- the measurements --------------------------------------------------------------------
@@ -177,6 +179,28 @@ def one_cpu():
     os.sched_setaffinity(0, {cpu})
     try:
         yield cpu
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+@contextlib.contextmanager
+def two_cpus():
+    """Run the block on one CPU and yield (that CPU, another) for a sender; None where not possible.
+
+    A stream's receiver and sender each keep a CPU busy. Left to the scheduler, they
+    sometimes share one CPU and sometimes not, and a run's speed changes by half with it;
+    pinned, every run of ours and of iperf3 meets the same arrangement. With only one
+    CPU allowed, both ends share it.
+    """
+    if not hasattr(os, "sched_setaffinity"):
+        yield None
+        return
+    before = os.sched_getaffinity(0)
+    receiver = min(before)
+    sender = min(before - {receiver}, default=receiver)
+    os.sched_setaffinity(0, {receiver})
+    try:
+        yield receiver, sender
     finally:
         os.sched_setaffinity(0, before)
 
@@ -204,22 +228,26 @@ def measure_all(plan: Plan, *, on_step=None, on_run=None) -> Results:
             return None
 
     tcp, iperf, unix = [], [], []
-    for repeat in range(plan.repeats):
-        # Alternating, so that a busy moment of the machine falls on both rather than on one,
-        # and in turns first, so that neither always meets the machine as the other left it.
-        ours = (f"TCP throughput, run {repeat + 1} of {plan.repeats}", lambda: tcp.append(attempt(
-            "TCP throughput", lambda: loopback.throughput(
-                "tcp", total_bytes=plan.total_bytes, time_limit=plan.throughput_seconds) / 1e9)))
-        theirs = (f"iperf3 on loopback, run {repeat + 1} of {plan.repeats}", lambda: iperf.append(attempt(
-            "iperf3", lambda: iperf3_gbps(plan.throughput_seconds), optional=True)))
-        for text, run in (ours, theirs) if repeat % 2 == 0 else (theirs, ours):
-            step(text)
-            run()
-        step(f"UNIX stream throughput, run {repeat + 1} of {plan.repeats}")
-        unix.append(attempt("UNIX throughput", lambda: loopback.throughput(
-            "unix", total_bytes=plan.total_bytes, time_limit=plan.throughput_seconds) / 1e9))
-    # The best run of each: how two busy processes land on the CPUs changes from run to
-    # run, and the best run is the one where both tools had the machine at its best.
+    with two_cpus() as cpus:
+        sender = cpus[1] if cpus else None
+        for repeat in range(plan.repeats):
+            # Alternating, so that a busy moment of the machine falls on both rather than on one,
+            # and in turns first, so that neither always meets the machine as the other left it.
+            ours = (f"TCP throughput, run {repeat + 1} of {plan.repeats}", lambda: tcp.append(attempt(
+                "TCP throughput", lambda: loopback.throughput(
+                    "tcp", total_bytes=plan.total_bytes, time_limit=plan.throughput_seconds,
+                    peer_cpu=sender) / 1e9)))
+            theirs = (f"iperf3 on loopback, run {repeat + 1} of {plan.repeats}", lambda: iperf.append(attempt(
+                "iperf3", lambda: iperf3_gbps(plan.throughput_seconds, cpus), optional=True)))
+            for text, run in (ours, theirs) if repeat % 2 == 0 else (theirs, ours):
+                step(text)
+                run()
+            step(f"UNIX stream throughput, run {repeat + 1} of {plan.repeats}")
+            unix.append(attempt("UNIX throughput", lambda: loopback.throughput(
+                "unix", total_bytes=plan.total_bytes, time_limit=plan.throughput_seconds,
+                peer_cpu=sender) / 1e9))
+    # The best run of each: even pinned, the caches and the machine's other work change
+    # from run to run, and the best run is the one where both tools had the machine at its best.
     values["tcp_gbps"] = _best_of(tcp)
     values["iperf3_gbps"] = _best_of(iperf)
     values["unix_gbps"] = _best_of(unix)
@@ -258,7 +286,7 @@ def measure_all(plan: Plan, *, on_step=None, on_run=None) -> Results:
                    errors=(*_STEP_ERRORS, RuntimeError)) or []
     best = manyclients.max_clients(runs)
     values["max_clients"] = {model: best.get(model) for model in ("asyncio", "selectors", "threads", "iterative")}
-    return Results(plan, values, runs, problems, pinned_cpu=pinned)
+    return Results(plan, values, runs, problems, pinned_cpu=pinned, throughput_cpus=cpus)
 
 
 #: The round-trip pairings: (name, step name in a Problem, client, server, kind).

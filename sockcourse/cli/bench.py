@@ -205,6 +205,9 @@ def table(results) -> str:
     result, runs, plan = results.values, results.runs, results.plan
     cpu = results.pinned_cpu
     pinned = f"both ends on CPU {cpu}" if cpu is not None else "wherever the OS put them"
+    cpus = results.throughput_cpus
+    streams = (f"receiver on CPU {cpus[0]}, sender on CPU {cpus[1]}, for iperf3 too" if cpus
+               else "both ends wherever the OS put them")
     lines = [
         f"sockcourse bench ({plan.name}) on {platform.system()} {platform.release()}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}",
@@ -224,7 +227,7 @@ def table(results) -> str:
         f"(round trips: the median of {plan.trials} interleaved trials, {pinned}; in each, every pairing takes "
         f"turns of {plan.turn_rounds:,} round trips;",
         " a ratio: the median of the trials' own, each the median of its Python and C turns side by side;",
-        f" throughput: the best of {plan.repeats} run(s) each, its ratio run by run)",
+        f" throughput: the best of {plan.repeats} run(s) each, its ratio run by run, {streams})",
         "",
         *breakdown(result, plan.trials),
         "",
