@@ -28,6 +28,7 @@ from .syscalls import side_by_side
 from .nagle import buffer_throughput, nagle_latency
 from .reuseport import reuseport_spread
 from .tcpinfo import tcp_info_timeline
+from .connections import half_close, shared_port
 
 __all__ = ["CONNECTION_COLOURS", "ICP_STEPS", "MILESTONES", "initial_connection", "PALETTE", "ROLE_COLOURS", "history_timeline", "layer_models",
            "sequence_diagram", "socket_name_bits", "state_diagram", "timeline",
@@ -36,4 +37,5 @@ __all__ = ["CONNECTION_COLOURS", "ICP_STEPS", "MILESTONES", "initial_connection"
            "byte_values", "certificate_checks", "handshake_costs", "handshake_ladders",
            "accept_queue", "scaling", "service_timeline",
            "writeutf_layout", "frame_layout", "side_by_side",
-           "buffer_throughput", "nagle_latency", "reuseport_spread", "tcp_info_timeline"]
+           "buffer_throughput", "nagle_latency", "reuseport_spread", "tcp_info_timeline",
+           "half_close", "shared_port"]
