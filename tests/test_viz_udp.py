@@ -1,8 +1,9 @@
 """Tests of the chapter 02 pictures (sockcourse.viz.udp), drawn from real datagrams and streams.
 
 The data come from real sockets on loopback, through the fault-injecting
-link where faults are wanted; the tests then read back what was drawn
-(boxes, lines, markers, texts), not pixels.
+link where faults are wanted, and from the real kernel's UDP socket lookup
+(sockcourse.kernel.udplookup); the tests then read back what was drawn
+(boxes, lines, markers, texts, arrows), not pixels.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 from matplotlib.colors import to_rgba
 
 from sockcourse import viz
+from sockcourse.core.errors import ArgumentError, ArgumentTypeError
 from sockcourse.link import link
 from sockcourse.viz import udp
 
@@ -277,3 +279,117 @@ def test_functions_draw_on_the_axes_they_are_given():
     assert viz.update_delays({"UDP": [(0, 0.0, 0.01)]}, 1, ax=axes[1]) is axes[1]
     assert viz.datagram_layout({"IPv4": 65_507}, ax=axes[2]) is axes[2]
     assert len(fig.axes) == 3
+
+
+# -- udp_lookup -------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def lookup():
+    """A real run of chapter 02's lookup experiment (Linux: the port is shared as Linux shares it)."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the UDP lookup experiment follows Linux's rules")
+    from sockcourse.kernel import udplookup
+    return udplookup.run()
+
+
+def _by_gid(ax, prefix):
+    found = {}
+    for artist in [*ax.texts, *ax.lines, *ax.patches]:
+        gid = artist.get_gid() or ""
+        if gid.startswith(prefix):
+            found[gid[len(prefix):]] = artist
+    return found
+
+
+def test_lookup_draws_each_datagram_to_the_socket_that_got_it(lookup, tmp_path):
+    ax = viz.udp_lookup(lookup)
+    try:
+        ax.figure.savefig(tmp_path / "lookup.png")
+        arrows = _by_gid(ax, "lookup:datagram:")
+        assert sorted(map(int, arrows)) == [d.number for d in lookup.datagrams]
+        lanes = {t.get_gid().split(":")[-1]: t.get_position()[0] for t in ax.texts
+                 if (t.get_gid() or "").startswith(("lookup:sender:", "lookup:receiver:"))}
+        for d in lookup.datagrams:
+            arrow = arrows[str(d.number)]
+            assert arrow.xyann[0] == lanes[d.sender], "the arrow starts at its sender"
+            assert arrow.xy[0] == lanes[d.received_by or "dropped"], "and ends where the datagram went"
+        dropped = {int(n) for n in _by_gid(ax, "lookup:dropped:")}
+        assert dropped == {d.number for d in lookup.datagrams if d.received_by is None} == {4, 5}
+        assert "port {}".format(lookup.port) in _by_gid(ax, "lookup:port")[""].get_text()
+        assert "from the connected socket's peer:\nthe connected socket wins" == _by_gid(ax, "lookup:reason:")["1"].get_text()
+        assert "close()" in [t.get_text() for t in _by_gid(ax, "lookup:closed:").values()]
+    finally:
+        plt.close(ax.figure)
+
+
+def test_lookup_sends_the_icmp_error_back_to_the_sender(lookup):
+    ax = viz.udp_lookup(lookup.as_dict())
+    try:
+        icmp = _by_gid(ax, "lookup:icmp:")
+        assert set(icmp) == {"4", "5"}, "an ICMP error for each dropped datagram, none for the others"
+        sender_x = {d.number: _by_gid(ax, "lookup:sender:")[d.sender].get_position()[0] for d in lookup.datagrams}
+        for number, arrow in icmp.items():
+            assert arrow.xy[0] == sender_x[int(number)], "the ICMP arrow ends at the sender"
+        assert set(_by_gid(ax, "lookup:reported:")) == {"4"}      # stranger 1 is connected
+        assert set(_by_gid(ax, "lookup:unreported:")) == {"5"}    # stranger 2 is not
+        saw = {n: t.get_text() for n, t in _by_gid(ax, "lookup:saw:").items()}
+        assert saw == {"4": "recv(): ECONNREFUSED", "5": "not reported"}
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert "ICMP port unreachable, back to the sender" in legend
+        assert ax.get_title().startswith("Which UDP socket gets each datagram")
+    finally:
+        plt.close(ax.figure)
+
+
+def test_lookup_with_ip_recverr_shows_both_errors_reported():
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the UDP lookup experiment follows Linux's rules")
+    from sockcourse.kernel import udplookup
+    ax = viz.udp_lookup(udplookup.run(recverr=True), title="with IP_RECVERR")
+    try:
+        assert set(_by_gid(ax, "lookup:reported:")) == {"4", "5"} and not _by_gid(ax, "lookup:unreported:")
+        assert "+ IP_RECVERR" in _by_gid(ax, "lookup:sender:")["stranger 2"].get_text()
+        assert ax.get_title() == "with IP_RECVERR"
+    finally:
+        plt.close(ax.figure)
+
+
+def _broken(lookup, change):
+    data = lookup.as_dict()
+    change(data)
+    return data
+
+
+@pytest.mark.parametrize("change, kind, words", [
+    (lambda d: d.pop("datagrams"), ArgumentError, ["'datagrams'", "udplookup.run()"]),
+    (lambda d: d.update(port=0), ArgumentError, ["port", "0"]),
+    (lambda d: d.update(datagrams=[]), ArgumentError, ["0", str(udp.MAX_LOOKUP_ROWS)]),
+    (lambda d: d.update(datagrams="123"), ArgumentTypeError, ["'123'"]),
+    (lambda d: d["datagrams"][0].update(sender="mallory"), ArgumentError, ["'mallory'", "'peer'"]),
+    (lambda d: d["datagrams"][4].update(received_by="unconnected"), ArgumentError, ["'unconnected'", "not open"]),
+    (lambda d: d["datagrams"][1].update(sender_saw="ECONNREFUSED"), ArgumentError, ["Datagram 2", "no ICMP"]),
+    (lambda d: d["datagrams"][3].update(icmp_sent=-1), ArgumentError, ["-1"]),
+    (lambda d: d["datagrams"][1].update(number=1), ArgumentError, ["[1, 1, 3, 4, 5, 6]"]),
+    (lambda d: d["receivers"].update(connected="bob"), ArgumentError, ["'bob'"]),
+    (lambda d: d["senders"].update(peer={"connected": "yes"}), ArgumentError, ["'peer'", "'yes'"]),
+])
+def test_lookup_refuses_a_malformed_result_with_a_sentence(lookup, change, kind, words):
+    with pytest.raises(kind) as caught:
+        viz.udp_lookup(_broken(lookup, change))
+    message = str(caught.value)
+    assert message.endswith(".") and all(word in message for word in words), message
+    plt.close("all")
+
+
+def test_lookup_refuses_what_is_not_a_result():
+    with pytest.raises(TypeError) as caught:
+        viz.udp_lookup([1, 2, 3])
+    assert "[1, 2, 3]" in str(caught.value) and str(caught.value).endswith(".")
+
+
+def test_lookup_draws_on_the_axes_it_is_given(lookup):
+    fig, ax = plt.subplots()
+    try:
+        assert viz.udp_lookup(lookup, ax=ax) is ax
+        assert len(fig.axes) == 1 and "udp_lookup" in viz.__all__
+    finally:
+        plt.close(fig)

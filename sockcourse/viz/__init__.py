@@ -20,7 +20,7 @@ from .states import state_diagram
 from .style import CONNECTION_COLOURS, PALETTE, ROLE_COLOURS
 from .tls import byte_values, certificate_checks, handshake_costs, handshake_ladders
 from .unix import fd_passing, latency_comparison, message_boundaries, throughput_comparison
-from .udp import datagram_fates, datagram_layout, update_delays
+from .udp import datagram_fates, datagram_layout, udp_lookup, update_delays
 from .many import accept_queue, scaling, service_timeline
 from .javautf import writeutf_layout
 from .modbus import frame_layout
@@ -33,7 +33,7 @@ from .connections import half_close, shared_port
 __all__ = ["CONNECTION_COLOURS", "ICP_STEPS", "MILESTONES", "initial_connection", "PALETTE", "ROLE_COLOURS", "history_timeline", "layer_models",
            "sequence_diagram", "socket_name_bits", "state_diagram", "timeline",
            "fd_passing", "latency_comparison", "message_boundaries", "throughput_comparison",
-           "datagram_fates", "datagram_layout", "update_delays",
+           "datagram_fates", "datagram_layout", "udp_lookup", "update_delays",
            "byte_values", "certificate_checks", "handshake_costs", "handshake_ladders",
            "accept_queue", "scaling", "service_timeline",
            "writeutf_layout", "frame_layout", "side_by_side",

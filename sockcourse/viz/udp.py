@@ -1,9 +1,12 @@
-"""Pictures of chapter 02 (UDP): what a network did to numbered datagrams, update delays, datagram sizes.
+"""Pictures of chapter 02 (UDP): what a network did to numbered datagrams, update delays, datagram sizes,
+and which socket the kernel gave each datagram to.
 
 Every function draws on the Axes it is given (`ax=`) and returns it, or makes
 a figure of a fitting size. The data are plain numbers the notebook measured:
 sequence numbers in the order they arrived, (number, sent, arrived) times,
-the largest payload a datagram could carry.
+the largest payload a datagram could carry, and the fate of each datagram
+in sockcourse.kernel.udplookup's experiment (which socket got it, what its
+sender heard).
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from collections.abc import Mapping
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyBboxPatch, Patch, Rectangle
 
-from .style import PALETTE, new_axes
+from ..core.errors import ArgumentError, ArgumentTypeError
+from .style import PALETTE, PLAIN_BOX, new_axes
 
 #: How each arrival is classed, its colour and line style (a grey print still tells them apart).
 FATES = {
@@ -311,4 +315,218 @@ def datagram_layout(largest, ax=None, title=None):
     ax.set_axis_off()
     ax.set_title(title or "Why a UDP datagram carries at most 65,507 bytes over IPv4 (boxes not to scale)",
                  fontsize=12)
+    return ax
+
+
+# -- the kernel's lookup ------------------------------------------------------------------
+#: The most datagrams udp_lookup() draws, one row each.
+MAX_LOOKUP_ROWS = 12
+#: The most senders, and receiving sockets, one lane each.
+MAX_LOOKUP_LANES = 4
+#: Lane colours of the receiving sockets, in the order the result lists them.
+RECEIVER_COLOURS = (PALETTE["blue"], PALETTE["bluish green"], PALETTE["orange"], PALETTE["sky blue"])
+DROPPED = PALETTE["vermillion"]
+ICMP = PALETTE["reddish purple"]
+
+_LOOKUP_HINT = "pass what sockcourse.kernel.udplookup.run() returned"
+
+
+def _lookup_refuse(problem: str, wrong_type: bool = False):
+    raise (ArgumentTypeError if wrong_type else ArgumentError)(f"{problem}; {_LOOKUP_HINT}.")
+
+
+def _lookup_data(result) -> dict:
+    """The result as checked plain data; each problem refused with one sentence."""
+    data = result.as_dict() if callable(getattr(result, "as_dict", None)) else result
+    if not isinstance(data, Mapping):
+        _lookup_refuse(f"udp_lookup() draws a lookup result (a dict with port, receivers, senders and datagrams), "
+                       f"but got {result!r}", wrong_type=True)
+    missing = [key for key in ("port", "receivers", "senders", "datagrams") if key not in data]
+    if missing:
+        _lookup_refuse(f"The lookup result lacks {', '.join(map(repr, missing))}")
+    port = data["port"]
+    if isinstance(port, bool) or not isinstance(port, numbers.Integral) or not 1 <= port <= 65_535:
+        _lookup_refuse(f"The result's port must be a whole number from 1 to 65535, but it is {port!r}")
+    receivers, senders = data["receivers"], data["senders"]
+    for what, group in (("receivers", receivers), ("senders", senders)):
+        if not isinstance(group, Mapping) or not 1 <= len(group) <= MAX_LOOKUP_LANES \
+                or not all(isinstance(name, str) and name for name in group):
+            _lookup_refuse(f"The result's {what} must be a dict of 1 to {MAX_LOOKUP_LANES} names, "
+                           f"but they are {group!r}")
+    for name, info in senders.items():
+        if not isinstance(info, Mapping) or not isinstance(info.get("connected"), bool) \
+                or not isinstance(info.get("recverr", False), bool):
+            _lookup_refuse(f"Sender {name!r} must be described as {{'connected': True or False, 'recverr': "
+                           f"True or False}}, but it is {info!r}")
+    for name, peer in receivers.items():
+        if peer is not None and peer not in senders:
+            _lookup_refuse(f"Receiver {name!r} is connected to {peer!r}, which is none of the senders "
+                           f"{sorted(senders)}")
+    rows = data["datagrams"]
+    if isinstance(rows, (str, bytes, Mapping)) or not hasattr(rows, "__iter__"):
+        _lookup_refuse(f"The result's datagrams must be a list, but they are {rows!r}", wrong_type=True)
+    rows = list(rows)
+    if not 1 <= len(rows) <= MAX_LOOKUP_ROWS:
+        _lookup_refuse(f"udp_lookup() draws 1 to {MAX_LOOKUP_ROWS} datagrams, but the result has {len(rows)}")
+    checked = []
+    for row in rows:
+        if not isinstance(row, Mapping):
+            _lookup_refuse(f"Each datagram must be a dict, but one is {row!r}", wrong_type=True)
+        number, sender, got = row.get("number"), row.get("sender"), row.get("received_by")
+        label = f"Datagram {number!r}"
+        if isinstance(number, bool) or not isinstance(number, numbers.Integral):
+            _lookup_refuse(f"Each datagram needs a whole number, but one has number={number!r}")
+        if sender not in senders:
+            _lookup_refuse(f"{label} was sent by {sender!r}, which is none of the senders {sorted(senders)}")
+        opened = row.get("open")
+        if isinstance(opened, (str, bytes)) or not hasattr(opened, "__iter__") \
+                or not set(opened) <= set(receivers):
+            _lookup_refuse(f"{label} lists the sockets open when it was sent as {opened!r}, but they must be "
+                           f"some of the receivers {sorted(receivers)}")
+        opened = [name for name in receivers if name in set(opened)]
+        if got is not None and got not in opened:
+            _lookup_refuse(f"{label} was received by {got!r}, which was not open then (open: {opened})")
+        saw, icmp = row.get("sender_saw"), row.get("icmp_sent")
+        if saw is not None and not (isinstance(saw, str) and saw):
+            _lookup_refuse(f"{label}: what the sender saw must be an errno name such as 'ECONNREFUSED' or None, "
+                           f"but it is {saw!r}")
+        if got is not None and saw is not None:
+            _lookup_refuse(f"{label} was received by {got!r}, yet its sender saw {saw}; a datagram that found "
+                           f"a socket causes no ICMP error")
+        if icmp is not None and (isinstance(icmp, bool) or not isinstance(icmp, numbers.Integral) or icmp < 0):
+            _lookup_refuse(f"{label}: icmp_sent must be a count of 0 or more, or None, but it is {icmp!r}")
+        checked.append({"number": int(number), "sender": sender, "open": opened, "received_by": got,
+                        "sender_saw": saw, "icmp_sent": None if icmp is None else int(icmp)})
+    if len({row["number"] for row in checked}) != len(checked):
+        _lookup_refuse(f"Each datagram must have its own number, but the numbers are "
+                       f"{[row['number'] for row in checked]}")
+    return {"port": int(port), "receivers": dict(receivers), "senders": {k: dict(v) for k, v in senders.items()},
+            "datagrams": checked}
+
+
+def _lookup_reason(row: dict, receivers: dict) -> str:
+    """Why the datagram ended where it did, in the kernel's terms (read from the data, not assumed)."""
+    sender, got = row["sender"], row["received_by"]
+    passed_over = [name for name in row["open"] if receivers[name] not in (None, sender)]
+    if got is not None and receivers[got] == sender:
+        rivals = [name for name in row["open"] if name != got and receivers[name] is None]
+        return f"from the {got} socket's peer:\nthe {got} socket " + ("wins" if rivals else "takes it")
+    if got is not None:
+        if passed_over:
+            return f"not from the {passed_over[0]} socket's peer:\nthe {got} socket takes it"
+        return f"the {got} socket takes it"
+    if passed_over:
+        return f"not from the {passed_over[0]} socket's peer,\nand no other socket: dropped"
+    return "no socket on the port:\ndropped"
+
+
+def udp_lookup(result, ax=None, title=None):
+    """Draw which socket the kernel gave each datagram to, and where each ICMP error went.
+
+    result: what sockcourse.kernel.udplookup.run() returned (or its
+    as_dict()). Time runs down the page, one row per datagram. Senders are
+    lanes on the left, the port's receiving sockets lanes on the right (a lane
+    ends where its socket was closed), and a last lane stands for "no socket":
+    a datagram's arrow ends at the socket whose recv() returned it, or at a
+    cross there. A dashed arrow back to the sender is the ICMP port
+    unreachable the kernel sent (its count of them rose), ending in a filled
+    dot where the sender's recv() then raised an error, or a hollow one where
+    the sender was told nothing.
+    """
+    data = _lookup_data(result)
+    receivers, senders, rows = data["receivers"], data["senders"], data["datagrams"]
+    pitch = 1.3  # rows apart: the reason above each arrow, the ICMP error and its labels below
+    ax = new_axes(ax, (12.0, 2.4 + 1.1 * len(rows)))
+    x_of = {name: 1.75 * k for k, name in enumerate(senders)}
+    first_socket = max(x_of.values()) + 4.4
+    colour_of = {}
+    for k, name in enumerate(receivers):
+        x_of[name] = first_socket + 1.9 * k
+        colour_of[name] = RECEIVER_COLOURS[k % len(RECEIVER_COLOURS)]
+    x_drop = first_socket + 1.9 * len(receivers)
+    gap = (max(x_of[name] for name in senders) + first_socket) / 2  # where the reasons are written
+    y_of = [-pitch * (i + 0.85) for i in range(len(rows))]
+    bottom = y_of[-1] - 0.85
+
+    def header(x, text, colour, gid):
+        ax.text(x, 0.55, text, ha="center", va="center", fontsize=9, gid=gid,
+                bbox=dict(boxstyle="round,pad=0.35", facecolor=colour, edgecolor="0.35", linewidth=0.8))
+
+    for name, info in senders.items():
+        how = "connected" if info["connected"] else "not connected"
+        header(x_of[name], f"{name}\n{how}" + ("\n+ IP_RECVERR" if info.get("recverr") else ""), PLAIN_BOX,
+               f"lookup:sender:{name}")
+        ax.plot([x_of[name]] * 2, [0.1, bottom], color="0.55", linestyle=(0, (2, 2)), linewidth=1,
+                gid=f"lookup:lane:{name}", zorder=1)
+    for name, peer in receivers.items():
+        header(x_of[name], f"{name} socket\n" + (f"connected to {peer}" if peer else "takes anyone's"),
+               "white", f"lookup:receiver:{name}")
+        open_rows = [i for i, row in enumerate(rows) if name in row["open"]]
+        if open_rows:
+            top = 0.1 if open_rows[0] == 0 else y_of[open_rows[0]] + pitch / 2
+            end = y_of[open_rows[-1]] - pitch / 2 if open_rows[-1] < len(rows) - 1 else bottom
+            ax.plot([x_of[name]] * 2, [top, end], color=colour_of[name], linewidth=3, solid_capstyle="butt",
+                    gid=f"lookup:lane:{name}", zorder=1)
+        for i in range(1, len(rows)):
+            if name in rows[i - 1]["open"] and name not in rows[i]["open"]:
+                mark = y_of[i] + pitch / 2
+                ax.plot([x_of[name]], [mark], marker="_", markersize=16, markeredgewidth=3, color=colour_of[name])
+                ax.text(x_of[name] + 0.15, mark, "close()", ha="left", va="center", fontsize=8.5, color="0.2",
+                        gid=f"lookup:closed:{name}")
+    header(x_drop, "no socket\n(dropped)", "#FBE3D6", "lookup:receiver:dropped")
+    ax.plot([x_drop] * 2, [0.1, bottom], color=DROPPED, linestyle=(0, (1, 2)), linewidth=1, zorder=1)
+    shared = [x_of[name] for name in receivers]
+    ax.annotate("", xy=(max(shared) + 0.7, 1.2), xytext=(min(shared) - 0.7, 1.2),
+                arrowprops=dict(arrowstyle="-", color="0.3", linewidth=1.2))
+    ax.text(sum(shared) / len(shared), 1.28, f"{len(receivers)} sockets bound to 127.0.0.1, port {data['port']}",
+            ha="center", va="bottom", fontsize=9.5, color="0.2", gid="lookup:port")
+
+    white = dict(boxstyle="round,pad=0.1", facecolor="white", edgecolor="none", alpha=0.9)
+    for y, row in zip(y_of, rows):
+        start, got = x_of[row["sender"]], row["received_by"]
+        end = x_of[got] if got else x_drop
+        colour = colour_of[got] if got else DROPPED
+        ax.annotate("", xy=(end, y), xytext=(start, y), gid=f"lookup:datagram:{row['number']}", zorder=3,
+                    arrowprops=dict(arrowstyle="-|>", color=colour, linewidth=1.8, shrinkA=0, shrinkB=4))
+        ax.text(-0.6, y, str(row["number"]), ha="center", va="center", fontsize=10, fontweight="bold",
+                color="0.25")
+        ax.text(gap, y + 0.08, _lookup_reason(row, receivers), ha="center", va="bottom", fontsize=8.5,
+                color="0.15", gid=f"lookup:reason:{row['number']}", bbox=white)
+        if got is None:
+            ax.plot([x_drop], [y], marker="X", markersize=11, color=DROPPED, linestyle="none",
+                    gid=f"lookup:dropped:{row['number']}", zorder=4)
+        if got is not None or (row["sender_saw"] is None and not row["icmp_sent"]):
+            continue  # no ICMP error came of this datagram (none was counted or reported)
+        back = y - 0.48
+        ax.annotate("", xy=(start, back), xytext=(x_drop, back), gid=f"lookup:icmp:{row['number']}", zorder=3,
+                    arrowprops=dict(arrowstyle="-|>", color=ICMP, linewidth=1.4, linestyle=(0, (4, 2)),
+                                    shrinkA=6, shrinkB=5))
+        ax.text(x_drop - 0.35, back + 0.05, "ICMP port unreachable", ha="right", va="bottom", fontsize=8,
+                color=ICMP, bbox=white)
+        reported = row["sender_saw"] is not None
+        ax.plot([start], [back], marker="o", markersize=8, linestyle="none", zorder=4,
+                color=ICMP, markerfacecolor=ICMP if reported else "white", markeredgewidth=1.6,
+                gid=f"lookup:{'reported' if reported else 'unreported'}:{row['number']}")
+        ax.text(start + 0.16, back - 0.07, f"recv(): {row['sender_saw']}" if reported else "not reported",
+                ha="left", va="top", fontsize=8.5, color=ICMP if reported else "0.3",
+                fontweight="bold" if reported else "normal", gid=f"lookup:saw:{row['number']}")
+
+    ax.text(-0.6, 0.0, "datagram", ha="center", va="center", fontsize=9, color="0.25")
+    ax.annotate("", xy=(-1.4, bottom + 0.2), xytext=(-1.4, -0.4),
+                arrowprops=dict(arrowstyle="-|>", color="0.5", linewidth=1))
+    ax.text(-1.52, (bottom - 0.2) / 2, "time", rotation=90, ha="right", va="center", fontsize=9, color="0.4")
+    ax.set_xlim(-2.0, x_drop + 1.0)
+    ax.set_ylim(bottom - 0.1, 1.75)
+    ax.set_axis_off()
+    handles = [Line2D([], [], color="0.3", linewidth=1.8, label="a datagram, to the socket that got it"),
+               Line2D([], [], color=DROPPED, marker="X", linestyle="none", markersize=9,
+                      label="no socket took it: dropped"),
+               Line2D([], [], color=ICMP, linestyle=(0, (4, 2)), linewidth=1.4,
+                      label="ICMP port unreachable, back to the sender"),
+               Line2D([], [], color=ICMP, marker="o", linestyle="none", markersize=7,
+                      label="reported: the sender's recv() raised it"),
+               Line2D([], [], color=ICMP, marker="o", markerfacecolor="white", linestyle="none", markersize=7,
+                      label="not reported to the sender")]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=3, frameon=False, fontsize=9)
+    ax.set_title(title or "Which UDP socket gets each datagram, and who hears about the ICMP error", fontsize=12)
     return ax
