@@ -184,31 +184,6 @@ def relayed(ca):
     return relay.record, cert
 
 
-def test_tls13_handshake_draws_one_arrow_per_handshake_record_coloured_by_its_keys(ca):
-    hops, _ = relayed(ca)
-    messages = tls.tls13_messages(tls.records_in_order(hops))
-    fig, ax = plt.subplots()
-    assert viz.tls.tls13_handshake(messages, ax=ax) is ax
-    arrows = [child for child in ax.get_children() if isinstance(child, Annotation)]
-    handshake = [m for m in messages if m.holds is not None]
-    assert len(arrows) == len(handshake) == 9
-    texts = [t.get_text() for t in ax.texts]
-    for name in ("ClientHello", "ServerHello", "{EncryptedExtensions}", "{Certificate}", "{CertificateVerify}"):
-        assert name in texts
-    # What makes the lesson: the certificate travels in a record the relay reads as application_data.
-    certificate = next(m for m in messages if m.holds == "Certificate")
-    assert f"application_data, {certificate.size:,} B" in texts
-    by_name = {t.get_text(): t for t in ax.texts}
-    assert to_rgba(by_name["ClientHello"].get_color()) == to_rgba(vtls.KEY_COLOURS["clear"])
-    assert to_rgba(by_name["{Certificate}"].get_color()) == to_rgba(vtls.KEY_COLOURS["handshake"])
-    after = len(messages) - len(handshake)
-    assert any(t.startswith(f"then {after} more records") for t in texts)
-    with pytest.raises(TypeError, match="Expected the records of a TLS 1.3 conversation"):
-        viz.tls.tls13_handshake([])
-    with pytest.raises(ValueError, match="Each record must have direction, outer, size, holds and keys"):
-        viz.tls.tls13_handshake([{"direction": "to_server"}])
-
-
 def test_chain_of_trust_shows_the_certificate_and_a_mark_per_check(ca):
     _, cert = relayed(ca)
     fig, ax = plt.subplots()
@@ -236,7 +211,6 @@ def test_every_chapter_05_picture_has_text_of_9_points_or_more_and_fits_a_browse
                                  "verdict": "connected with TLSv1.3"}]),
         viz.handshake_costs(costs),
         viz.handshake_ladders(costs),
-        viz.tls.tls13_handshake(tls.tls13_messages(tls.records_in_order(hops))),
         viz.tls.chain_of_trust(cert, tls.check_certificate(ca.server_cert, ca, "localhost"), "localhost"),
     ]
     for ax in pictures:
@@ -278,3 +252,127 @@ def test_what_crosses_after_the_reply_is_greyed_and_said(costs):
     fig, ax = plt.subplots()
     viz.handshake_ladders(bare, ax=ax)
     assert vtls.AFTER_THE_REPLY[protocol] not in [t.get_text() for t in ax.texts]
+
+
+# -- the handshake by message name, and where each chain of trust breaks -----------------------------
+def _by_gid(ax, gid):
+    return [artist for artist in ax.get_children() if artist.get_gid() == gid]
+
+
+def test_tls_messages_names_every_message_and_bands_the_encrypted_ones(ca, tmp_path):
+    from sockcourse.tls.messages import record_handshake
+
+    messages = record_handshake(ca)
+    fig, ax = plt.subplots()
+    assert viz.tls_messages(messages, ax=ax) is ax
+    fig.savefig(tmp_path / "tls_messages.png")
+    arrows = _by_gid(ax, "tls_messages:arrow")
+    assert len(arrows) == len(messages)
+    assert [t.get_text() for t in _by_gid(ax, "tls_messages:name")] == [m.name for m in messages]
+    for arrow, m in zip(arrows, messages):
+        (x0, _), (x1, _) = arrow.xyann, arrow.xy
+        assert (x0 < x1) == (m.sender == "client"), m  # client left, server right
+        if m.name != "change_cipher_spec":
+            assert to_rgba(arrow.arrow_patch.get_edgecolor()) == to_rgba(
+                style.TO_SERVER if m.sender == "client" else style.TO_CLIENT)
+    assert len(_by_gid(ax, "tls_messages:encrypted")) == sum(m.encrypted for m in messages) > 0
+    wire = [t.get_text() for t in _by_gid(ax, "tls_messages:wire")]
+    certificate = next(m for m in messages if m.name == "Certificate")
+    assert f"application_data, {certificate.record_size:,} B" in wire
+    (done,) = _by_gid(ax, "tls_messages:handshake-done")
+    tickets = [t for t in _by_gid(ax, "tls_messages:name") if t.get_text() == "NewSessionTicket"]
+    assert tickets and all(t.get_position()[1] > done.get_ydata()[0] for t in tickets)  # below the line: after
+    assert "wrap_socket() returns: the handshake is complete" in [t.get_text() for t in ax.texts]
+    plt.close(fig)
+
+
+def test_tls_messages_draws_a_tls12_handshake_and_plain_dicts_too(ca):
+    import ssl
+
+    from sockcourse.tls.messages import record_handshake
+
+    messages = record_handshake(ca, version=ssl.TLSVersion.TLSv1_2)
+    ax = viz.tls_messages(messages)
+    names = [t.get_text() for t in _by_gid(ax, "tls_messages:name")]
+    assert "ServerHelloDone" in names and "EncryptedExtensions" not in names
+    assert len(_by_gid(ax, "tls_messages:encrypted")) == sum(m.encrypted for m in messages)
+    plt.close(ax.figure)
+    rows = [{"sender": "client", "name": "ClientHello", "encrypted": False, "outer": "handshake", "record_size": 517,
+             "after_handshake": False}]
+    ax = viz.tls_messages(rows)
+    assert [t.get_text() for t in _by_gid(ax, "tls_messages:wire")] == ["handshake, 517 B"]
+    assert not _by_gid(ax, "tls_messages:handshake-done") and not _by_gid(ax, "tls_messages:encrypted")
+    plt.close(ax.figure)
+
+
+def test_tls_messages_refuses_malformed_messages_in_a_sentence():
+    good = {"sender": "client", "name": "ClientHello", "encrypted": False, "outer": "handshake", "record_size": 517,
+            "after_handshake": False}
+    with pytest.raises(TypeError, match=r"Expected the messages of one TLS conversation"):
+        viz.tls_messages([])
+    with pytest.raises(ValueError, match=r"Message 0 lacks some of sender, name, encrypted"):
+        viz.tls_messages([{"sender": "client"}])
+    with pytest.raises(ValueError, match=r"sent by 'relay'; the sender must be 'client' or 'server'"):
+        viz.tls_messages([{**good, "sender": "relay"}])
+    with pytest.raises(ValueError, match=r"Message 1 \('ClientHello'\) belongs to the handshake but comes after"):
+        viz.tls_messages([{**good, "after_handshake": True}, good])
+
+
+def _four_chains(ca):
+    from sockcourse.tls.chain import chain_facts
+
+    with tls.CertificateAuthority("a stranger's CA") as stranger:
+        certificates = {"good": ca.server_cert, "stranger": stranger.server_cert,
+                        "other name": ca.issue("other.example"), "expired": ca.issue("localhost", expired=True)}
+        return [chain_facts(cert, ca, "localhost", case=case) for case, cert in certificates.items()]
+
+
+def test_trust_chain_marks_the_link_each_certificate_breaks(ca, tmp_path):
+    chains = _four_chains(ca)
+    fig, ax = plt.subplots(figsize=(10, 6))
+    assert viz.trust_chain(chains, ax=ax) is ax
+    fig.savefig(tmp_path / "trust_chain.png")
+    assert len(_by_gid(ax, "trust_chain:card")) == 4
+    store = _by_gid(ax, "trust_chain:store")[0].get_text()
+    assert "OU=sockcourse course CA" in store and "(self-signed)" in store and "may sign others: yes" in store
+    for index, chain in enumerate(chains):
+        lines = [t.get_text() for t in _by_gid(ax, f"trust_chain:card{index}")]
+        assert lines[0] == chain.case
+        assert lines[1] == ("✓ " if chain.signed else "✗ ") + f"issuer: {chain.leaf.issuer}"
+        assert lines[2].startswith("✓ subjectAltName" if chain.matched else "✗ subjectAltName")
+        dates = f"valid {chain.leaf.not_before} to {chain.leaf.not_after}"
+        assert lines[3] == ("✓ " if chain.in_dates else "✗ ") + dates
+        to_card, to_name = _by_gid(ax, f"trust_chain:link{index}")
+        for arrow, ok in ((to_card, chain.signed), (to_name, chain.matched is not None)):
+            colour = to_rgba(arrow.arrow_patch.get_edgecolor())
+            assert colour == to_rgba(style.PALETTE["bluish green" if ok else "vermillion"]), (chain.case, ok)
+    # Exactly one rule broken per bad certificate: one red link or one red date line each.
+    red_links = sum(to_rgba(a.arrow_patch.get_edgecolor()) == to_rgba(style.PALETTE["vermillion"])
+                    for index in range(4) for a in _by_gid(ax, f"trust_chain:link{index}"))
+    assert red_links == 2 and "'localhost'" in ax.get_title()
+    plt.close(fig)
+
+
+def test_trust_chain_refuses_malformed_chains_in_a_sentence(ca):
+    chains = _four_chains(ca)
+    with pytest.raises(TypeError, match=r"Expected a non-empty list of chains"):
+        viz.trust_chain([])
+    with pytest.raises(ValueError, match=r"Chain 0 lacks some of case, anchor, leaf"):
+        viz.trust_chain([{"case": "x"}])
+    import dataclasses
+
+    other = dataclasses.replace(chains[1], hostname="other.example")
+    with pytest.raises(ValueError, match=r"Every chain must be followed by one client"):
+        viz.trust_chain([chains[0], other])
+
+
+def test_the_two_new_pictures_keep_to_9_points_and_10_inches(ca):
+    from sockcourse.tls.messages import record_handshake
+
+    for ax in (viz.tls_messages(record_handshake(ca)), viz.trust_chain(_four_chains(ca))):
+        figure = ax.get_figure()
+        assert figure.get_figwidth() <= 10.0, ax.get_title()
+        small = [t.get_text() for t in figure.findobj(lambda o: hasattr(o, "get_fontsize") and hasattr(o, "get_text"))
+                 if t.get_text().strip() and t.get_fontsize() < 9]
+        assert not small, (ax.get_title(), small)
+        plt.close(figure)

@@ -18,7 +18,7 @@ from .conversation import sequence_diagram, timeline
 from .history import ICP_STEPS, MILESTONES, history_timeline, initial_connection, layer_models, socket_name_bits
 from .states import state_diagram
 from .style import CONNECTION_COLOURS, PALETTE, ROLE_COLOURS
-from .tls import byte_values, certificate_checks, handshake_costs, handshake_ladders
+from .tls import byte_values, certificate_checks, handshake_costs, handshake_ladders, tls_messages, trust_chain
 from .unix import fd_passing, latency_comparison, message_boundaries, throughput_comparison
 from .udp import datagram_fates, datagram_layout, udp_lookup, update_delays
 from .many import accept_queue, scaling, service_timeline
@@ -38,4 +38,4 @@ __all__ = ["CONNECTION_COLOURS", "ICP_STEPS", "MILESTONES", "initial_connection"
            "accept_queue", "scaling", "service_timeline",
            "writeutf_layout", "frame_layout", "side_by_side",
            "buffer_throughput", "nagle_latency", "reuseport_spread", "tcp_info_timeline",
-           "half_close", "shared_port"]
+           "half_close", "shared_port", "tls_messages", "trust_chain"]

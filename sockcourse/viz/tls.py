@@ -9,10 +9,13 @@
 - `handshake_ladders`: every piece or datagram that crossed the link, drawn
   between client and server over time, one strip per protocol, with what
   crosses after the reply labelled;
-- `tls13_handshake`: the records of one TLS 1.3 handshake as the relay carried
-  them, each named by the message it holds (`sockcourse.tls.tls13_messages`);
 - `chain_of_trust`: the trusted CA, the server's certificate and the name
   asked for, with the client's three checks on the links between them.
+- `tls_messages`: one TLS conversation message by message, named by the
+  client's own TLS library (`sockcourse.tls.messages.record_handshake`), with
+  the encrypted ones on a shaded band and the end of the handshake marked;
+- `trust_chain`: for one client, where each server certificate's chain of
+  trust holds or breaks (`sockcourse.tls.chain.chain_facts`).
 
 Text is at least 9 pt, and figures at most 10 inches wide, so that a
 1400-pixel browser window shows them unshrunk.
@@ -26,7 +29,7 @@ from __future__ import annotations
 import textwrap
 
 from matplotlib.lines import Line2D
-from matplotlib.patches import FancyBboxPatch, Patch
+from matplotlib.patches import FancyBboxPatch, Patch, Rectangle
 
 from .style import PALETTE, TO_CLIENT, TO_SERVER, new_axes
 
@@ -271,80 +274,9 @@ def handshake_ladders(costs, *, ax=None, title: str | None = None):
     return ax
 
 
-# -- the TLS 1.3 handshake, record by record -----------------------------------------------
-#: Colours of a record by the keys it travels under: read by anyone, or encrypted.
-KEY_COLOURS = {"clear": PALETTE["vermillion"], "handshake": PALETTE["blue"], "application": PALETTE["bluish green"]}
-_KEY_LABELS = {"clear": "in the clear: anyone on the path reads it",
-               "handshake": "{...} encrypted with the handshake keys",
-               "application": "[...] encrypted with the application keys"}
-#: How RFC 8446's figures write a message protected with each kind of key.
-_BRACKETS = {"clear": ("", ""), "handshake": ("{", "}"), "application": ("[", "]")}
-
-
+# -- shared by the pictures below ----------------------------------------------------------
 def _field(item, name):
     return item[name] if isinstance(item, dict) else getattr(item, name)
-
-
-def tls13_handshake(messages, *, ax=None, title: str | None = None):
-    """The TLS 1.3 handshake as the relay carried it: one arrow per record, named by what it holds.
-
-    messages: sockcourse.tls.tls13_messages(...) (or dicts with direction,
-    outer, size, holds and keys). Every record of the handshake is drawn, in
-    order (rows are evenly spaced: the order, not the time); the records after
-    it are counted in one line, since the relay sees only their sizes.
-    """
-    if not isinstance(messages, (list, tuple)) or not messages:
-        raise TypeError(f"Expected the records of a TLS 1.3 conversation, from sockcourse.tls.tls13_messages(), "
-                        f"but got {messages!r:.80}.")
-    try:
-        rows = [{name: _field(item, name) for name in ("direction", "outer", "size", "holds", "keys")}
-                for item in messages]
-    except (KeyError, AttributeError):
-        raise ValueError("Each record must have direction, outer, size, holds and keys, as "
-                         "sockcourse.tls.tls13_messages() returns them.") from None
-    shown = [row for row in rows if row["holds"] is not None]
-    after = [row for row in rows if row["holds"] is None]
-    ax = new_axes(ax, (9.5, 1.9 + 0.5 * len(shown)))
-    client_x, server_x, wire_x = 0.0, 1.0, 1.12
-    bottom = len(shown) - 0.4
-    for x, who in ((client_x, "client"), (server_x, "server")):
-        ax.plot([x, x], [-0.5, bottom], color="#999999", lw=1.2)
-        ax.text(x, -0.6, who, ha="center", va="bottom", fontsize=11, fontweight="bold")
-    ax.text(wire_x, -0.6, "what the relay reads:\nrecord type, size", ha="left", va="bottom", fontsize=9,
-            color="#444444")
-    for y, row in enumerate(shown):
-        up = row["direction"] == "to_server"
-        start, end = (client_x, server_x) if up else (server_x, client_x)
-        compat = row["holds"] == "change_cipher_spec"
-        colour = "#8C8C8C" if compat else KEY_COLOURS[row["keys"]]
-        ax.annotate("", xy=(end, y + 0.2), xytext=(start, y - 0.2),
-                    arrowprops=dict(arrowstyle="-|>", color=colour, lw=1.6, ls=":" if compat else "-",
-                                    shrinkA=2, shrinkB=2))
-        opening, closing = _BRACKETS[row["keys"]]
-        name = "change_cipher_spec (ignored, RFC 8446 D.4)" if compat else f"{opening}{row['holds']}{closing}"
-        ax.text(0.5, y - 0.06, name, ha="center", va="bottom", fontsize=10, color=colour,
-                fontweight="normal" if compat else "bold",
-                bbox=dict(boxstyle="square,pad=0.1", fc="white", ec="none"))
-        ax.text(wire_x, y, f"{row['outer']}, {row['size']:,} B", ha="left", va="center", fontsize=9,
-                color="#444444")
-    if after:
-        from_client = sum(1 for row in after if row["direction"] == "to_server")
-        ax.text(0.5, bottom + 0.35,
-                f"then {len(after)} more records ({from_client} from the client, {len(after) - from_client} from "
-                f"the server), all labelled application_data: the data and what the TLS stacks\nsend after the "
-                f"handshake, such as session tickets; the relay sees only their sizes",
-                ha="center", va="top", fontsize=9, color="#444444")
-    ax.set_xlim(-0.25, 1.55)
-    ax.set_ylim(bottom + 2.3, -1.2)
-    ax.axis("off")
-    used = [keys for keys in KEY_COLOURS if any(row["keys"] == keys for row in rows)]
-    handles = [Line2D([], [], color=KEY_COLOURS[keys], lw=2, label=_KEY_LABELS[keys]) for keys in used]
-    handles.append(Line2D([], [], color="#8C8C8C", lw=1.6, ls=":", label="compatibility record, in the clear"))
-    ax.legend(handles=handles, loc="lower center", ncol=2, fontsize=9, frameon=False)
-    ax.set_title(title or "The TLS 1.3 handshake as the relay carried it, one arrow per record\n"
-                          "(rows: the order, not the time; names from the order of RFC 8446, section 2)",
-                 fontsize=11)
-    return ax
 
 
 # -- the chain of trust -------------------------------------------------------------------
@@ -404,4 +336,198 @@ def chain_of_trust(peercert: dict, checks: dict, hostname: str, *, ax=None, titl
             va="top", fontsize=10, color=_PASS if dated else _FAIL, fontweight="bold", transform=ax.transAxes)
     ax.axis("off")
     ax.set_title(title or "The chain of trust: the client's three checks, link by link", fontsize=11)
+    return ax
+
+
+# -- the handshake by message name, from inside the client --------------------------------
+_ENCRYPTED_BAND = PALETTE["sky blue"]
+_COMPAT = "#8C8C8C"
+_MESSAGE_FIELDS = ("sender", "name", "encrypted", "outer", "record_size", "after_handshake")
+
+
+def _message_rows(messages) -> list[dict]:
+    if not isinstance(messages, (list, tuple)) or not messages:
+        raise TypeError(f"Expected the messages of one TLS conversation, from "
+                        f"sockcourse.tls.messages.record_handshake(ca), but got {messages!r:.80}.")
+    rows = []
+    for index, item in enumerate(messages):
+        try:
+            row = {name: _field(item, name) for name in _MESSAGE_FIELDS}
+        except (KeyError, AttributeError):
+            raise ValueError(f"Message {index} lacks some of {', '.join(_MESSAGE_FIELDS)}: {item!r:.80}; pass "
+                             f"what sockcourse.tls.messages.record_handshake(ca) returns.") from None
+        if row["sender"] not in ("client", "server"):
+            raise ValueError(f"Message {index} was sent by {row['sender']!r}; the sender must be 'client' or "
+                             f"'server'.")
+        if rows and rows[-1]["after_handshake"] and not row["after_handshake"]:
+            raise ValueError(f"Message {index} ({row['name']!r}) belongs to the handshake but comes after a message "
+                             f"sent after it; pass the messages in the order they crossed.")
+        # Messages that share a record are told apart by it; without one, each is a record of its own.
+        row["record"] = item.get("record", index) if isinstance(item, dict) else getattr(item, "record", index)
+        rows.append(row)
+    return rows
+
+
+def tls_messages(messages, *, ax=None, title: str | None = None):
+    """One TLS conversation, message by message: client left, server right, each arrow named.
+
+    messages: sockcourse.tls.messages.record_handshake(ca) (or dicts with
+    sender, name, encrypted, outer, record_size, after_handshake). Rows are
+    evenly spaced: the order, not the time. A blue band marks the messages
+    that travelled encrypted; a dashed line marks where wrap_socket()
+    returned; the right column is what a relay reads in each record's header.
+    """
+    rows = _message_rows(messages)
+    split = next((index for index, row in enumerate(rows) if row["after_handshake"]), None)
+    # Rows after the handshake move down by a gap, which holds the line where wrap_socket() returned.
+    gap = 0.8 if split else 0.0
+    ys = [index + (gap if row["after_handshake"] else 0.0) for index, row in enumerate(rows)]
+    ax = new_axes(ax, (9.5, 1.9 + 0.4 * (len(rows) + gap)))
+    client_x, server_x, wire_x = 0.0, 1.0, 1.1
+    bottom = ys[-1] + 0.5
+    for y, row in zip(ys, rows):
+        if row["encrypted"]:
+            ax.add_patch(Rectangle((client_x, y - 0.5), server_x - client_x, 1.0, fc=_ENCRYPTED_BAND, alpha=0.22,
+                                   ec="none", zorder=0, gid="tls_messages:encrypted"))
+    for x, who in ((client_x, "client"), (server_x, "server")):
+        ax.plot([x, x], [-0.5, bottom], color="#999999", lw=1.2)
+        ax.text(x, -0.65, who, ha="center", va="bottom", fontsize=11, fontweight="bold")
+    ax.text(wire_x, -0.65, "the record's header:\nwhat a relay reads", ha="left", va="bottom", fontsize=9,
+            color="#444444")
+    shown_records = set()
+    for y, row in zip(ys, rows):
+        up = row["sender"] == "client"
+        start, end = (client_x, server_x) if up else (server_x, client_x)
+        compat = row["name"] == "change_cipher_spec"
+        colour = _COMPAT if compat else (TO_SERVER if up else TO_CLIENT)
+        ax.annotate("", xy=(end, y + 0.22), xytext=(start, y - 0.22), gid="tls_messages:arrow",
+                    arrowprops=dict(arrowstyle="-|>", color=colour, lw=1.6, ls=":" if compat else "-",
+                                    shrinkA=2, shrinkB=2))
+        plain = compat or row["name"] == "application data"
+        ax.text(0.5, y - 0.08, row["name"], ha="center", va="bottom", fontsize=10, color=colour,
+                fontweight="normal" if plain else "bold", gid="tls_messages:name",
+                bbox=dict(boxstyle="square,pad=0.1", fc="white", ec="none", alpha=0.85))
+        if row["record"] in shown_records:
+            wire = "(in the same record)"
+        else:
+            shown_records.add(row["record"])
+            wire = f"{row['outer']}, {row['record_size']:,} B"
+        ax.text(wire_x, y, wire, ha="left", va="center", fontsize=9, color="#444444", gid="tls_messages:wire")
+    if split:
+        line_y = ys[split] - 0.5 - gap / 2
+        ax.plot([client_x - 0.06, server_x + 0.06], [line_y, line_y], color=PALETTE["black"], lw=1, ls="--",
+                gid="tls_messages:handshake-done")
+        ax.text(0.5, line_y, "wrap_socket() returns: the handshake is complete", ha="center", va="center",
+                fontsize=9, bbox=dict(boxstyle="round,pad=0.25", fc="white", ec=PALETTE["black"], lw=0.6))
+    ax.set_xlim(-0.12, 1.45)
+    ax.set_ylim(bottom + 1.6, -1.3)
+    ax.axis("off")
+    handles = [Line2D([], [], color=TO_SERVER, lw=1.6, label="client → server"),
+               Line2D([], [], color=TO_CLIENT, lw=1.6, label="server → client"),
+               Patch(fc=_ENCRYPTED_BAND, alpha=0.22, ec="none", label="encrypted: only the two ends read it")]
+    if any(row["name"] == "change_cipher_spec" for row in rows):
+        handles.append(Line2D([], [], color=_COMPAT, lw=1.6, ls=":", label="change_cipher_spec, in the clear"))
+    ax.legend(handles=handles, loc="lower center", ncol=2, fontsize=9, frameon=False)
+    ax.set_title(title or "The handshake by message name, as the client's TLS library wrote and read them\n"
+                          "(rows: the order, not the time)", fontsize=11)
+    return ax
+
+
+# -- where each certificate's chain of trust breaks ------------------------------------------
+_CHAIN_FIELDS = ("case", "anchor", "leaf", "hostname", "issuer_found", "signed", "matched", "in_dates")
+_FACT_FIELDS = ("subject", "issuer", "names", "not_before", "not_after", "is_ca", "self_signed")
+
+
+def _chain_rows(chains) -> list[dict]:
+    if not isinstance(chains, (list, tuple)) or not chains:
+        raise TypeError(f"Expected a non-empty list of chains, from sockcourse.tls.chain.chain_facts(certificate, "
+                        f"ca, hostname), but got {chains!r:.80}.")
+    rows = []
+    for index, item in enumerate(chains):
+        try:
+            row = {name: _field(item, name) for name in _CHAIN_FIELDS}
+            for side in ("anchor", "leaf"):
+                row[side] = {name: _field(row[side], name) for name in _FACT_FIELDS}
+        except (KeyError, AttributeError, TypeError):
+            raise ValueError(f"Chain {index} lacks some of {', '.join(_CHAIN_FIELDS)} (or its anchor and leaf some "
+                             f"of {', '.join(_FACT_FIELDS)}); pass what sockcourse.tls.chain.chain_facts() "
+                             f"returns.") from None
+        rows.append(row)
+    first = rows[0]
+    for row in rows[1:]:
+        if row["anchor"]["subject"] != first["anchor"]["subject"] or row["hostname"] != first["hostname"]:
+            raise ValueError(f"Every chain must be followed by one client: the same trusted CA and the same name, "
+                             f"but {row['case']!r} has {row['anchor']['subject']!r} and {row['hostname']!r}, and "
+                             f"{first['case']!r} has {first['anchor']['subject']!r} and {first['hostname']!r}; "
+                             f"draw them in separate pictures.")
+    return rows
+
+
+def trust_chain(chains, *, ax=None, title: str | None = None):
+    """Where each server certificate's chain of trust holds or breaks, for one client.
+
+    chains: a list of sockcourse.tls.chain.chain_facts(certificate, ca,
+    hostname), one per certificate, all for the same trusted CA and name.
+    Left, the CA certificate in the client's trust store; in the middle,
+    each server certificate; right, the name the client asked for. A green
+    arrow is a link that holds, a red dashed one a link that breaks.
+    """
+    rows = _chain_rows(chains)
+    anchor, hostname = rows[0]["anchor"], rows[0]["hostname"]
+    spacing = 1.3
+    store = (0.0, 2.2)           # x from, x to of the trust store's box
+    cards = (2.95, 7.6)          # of the server certificates' cards
+    name_box = (8.35, 9.95)      # of the name asked for
+    self_line = ["issuer: itself", "(self-signed)"] if anchor["self_signed"] else \
+        ["issuer:"] + textwrap.wrap(anchor["issuer"], 24)
+    lines = (["subject:"] + textwrap.wrap(anchor["subject"], 24) + self_line
+             + [f"may sign others: {'yes' if anchor['is_ca'] else 'no'}", f"valid {anchor['not_before']}",
+                f"   to {anchor['not_after']}"])
+    box_height = 0.2 + 0.205 * len(lines)
+    centre = spacing * (len(rows) - 1) / 2
+    # The drawing spans the cards (0.5 above the first, 0.5 below the last) or the store's box, if taller.
+    top = min(-0.5, centre - box_height / 2)
+    bottom = max(spacing * (len(rows) - 1) + 0.5, centre + box_height / 2)
+    ax = new_axes(ax, (10, 1.0 + 0.82 * (bottom - top + 1.7)))
+    for (left, right), heading in ((store, "the client's trust store"), (cards, "the certificate each server presents"),
+                                   (name_box, "the name asked for")):
+        ax.text((left + right) / 2, top - 0.22, heading, ha="center", va="bottom", fontsize=10, fontweight="bold")
+    ax.add_patch(FancyBboxPatch((store[0], centre - box_height / 2), store[1] - store[0], box_height,
+                                boxstyle="round,pad=0.05", fc="#F2F2F2", ec="#999999"))
+    ax.text(store[0] + 0.1, centre, "\n".join(lines), ha="left", va="center", fontsize=9, linespacing=1.4,
+            gid="trust_chain:store")
+    ax.add_patch(FancyBboxPatch((name_box[0], centre - 0.4), name_box[1] - name_box[0], 0.8,
+                                boxstyle="round,pad=0.05", fc="#F2F2F2", ec="#999999"))
+    ax.text(sum(name_box) / 2, centre, f"server_hostname=\n{hostname!r}", ha="center", va="center", fontsize=9)
+    for index, row in enumerate(rows):
+        y = index * spacing
+        leaf = row["leaf"]
+        issued = row["issuer_found"] and row["signed"]
+        named = row["matched"] is not None
+        ax.add_patch(FancyBboxPatch((cards[0], y - 0.5), cards[1] - cards[0], 1.0, boxstyle="round,pad=0.05",
+                                    fc="white", ec="#999999", gid="trust_chain:card"))
+        names = textwrap.shorten(", ".join(leaf["names"]) or "(no entries)", 38, placeholder=" …")
+        signature = "" if issued or not row["issuer_found"] else " (its signature does not verify)"
+        parts = [(row["case"], None), (f"issuer: {leaf['issuer']}{signature}", issued),
+                 (f"subjectAltName: {names}", named), (f"valid {leaf['not_before']} to {leaf['not_after']}",
+                                                       row["in_dates"])]
+        for line, (text, ok) in enumerate(parts):
+            colour = PALETTE["black"] if ok is None or ok else _FAIL
+            mark = "" if ok is None else ("✓ " if ok else "✗ ")
+            ax.text(cards[0] + 0.1, y - 0.37 + 0.245 * line, mark + text, ha="left", va="center", fontsize=9,
+                    color=colour, fontweight="bold" if ok is None else "normal", gid=f"trust_chain:card{index}")
+        for (x0, y0), (x1, y1), ok in (((store[1] + 0.07, centre), (cards[0] - 0.07, y), issued),
+                                       ((cards[1] + 0.07, y), (name_box[0] - 0.07, centre), named)):
+            ax.annotate("", xy=(x1, y1), xytext=(x0, y0), gid=f"trust_chain:link{index}",
+                        arrowprops=dict(arrowstyle="-|>", color=_PASS if ok else _FAIL, lw=1.8,
+                                        ls="-" if ok else "--", shrinkA=0, shrinkB=0))
+    ax.text(5.0, bottom + 0.2, "green: the link holds;  red, dashed: it breaks, and the client refuses the "
+            "certificate.\nLeft link: the store holds the certificate's issuer, whose public key verifies its signature;\n"
+            "right link: the name is among its subjectAltName entries. And today must be within its dates.",
+            ha="center", va="top", fontsize=9, color="#444444", linespacing=1.4)
+    ax.set_xlim(-0.1, 10.1)
+    ax.set_ylim(bottom + 1.05, top - 0.45)
+    ax.axis("off")
+    ax.set_title(title or f"Each certificate's chain of trust, for a client that trusts one CA and asks for "
+                          f"{hostname!r}", fontsize=11)
     return ax
