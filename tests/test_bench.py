@@ -316,17 +316,6 @@ def test_a_pinned_peer_process_runs_on_the_cpu_it_was_given():
     assert children() == []
 
 
-@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this system")
-def test_throughput_pins_its_receiver_and_sender_apart_and_gives_the_cpus_back():
-    before = os.sched_getaffinity(0)
-    with suite.two_cpus() as cpus:
-        receiver, sender = cpus
-        assert os.sched_getaffinity(0) == {receiver}
-        assert {receiver, sender} <= before
-        assert (receiver != sender) == (len(before) > 1), "two ends get two CPUs where there are two"
-    assert os.sched_getaffinity(0) == before
-
-
 def test_iperf3_refuses_cpus_that_are_not_a_pair():
     with pytest.raises(TypeError, match=r"two CPU numbers .*cpus=\(0, 1\)"):
         peers.outside.iperf3_gbps(1.0, cpus=0)

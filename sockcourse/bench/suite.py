@@ -100,7 +100,7 @@ class Plan:
         return wanted > 0 and trial in {(2 * i + 1) * self.trials // (2 * wanted) for i in range(wanted)}
 
 
-FULL = Plan("full", total_bytes=8 << 30, throughput_seconds=2.0, repeats=3, rounds=5_000,
+FULL = Plan("full", total_bytes=8 << 30, throughput_seconds=1.0, repeats=5, rounds=5_000,
             counts=manyclients.FULL_COUNTS, stall=3.0, trials=11, sockperf_trials=3)
 QUICK = Plan("quick", total_bytes=512 << 20, throughput_seconds=1.0, repeats=1, rounds=2_000,
              counts=manyclients.QUICK_COUNTS, stall=0.5, trials=7, sockperf_trials=1)
@@ -151,8 +151,7 @@ class Results:
     values: dict
     runs: list = field(default_factory=list)
     problems: list = field(default_factory=list)
-    pinned_cpu: int | None = None   # the one CPU the round trips ran on
-    throughput_cpus: tuple | None = None  # (receiver, sender) of the throughput runs
+    pinned_cpu: int | None = None   # the one CPU every stream and round trip ran on
     models: tuple = manyclients.MODEL_NAMES  # the server models the many-clients step tried, in order
 
     @property
@@ -161,10 +160,9 @@ class Results:
         return any(not problem.optional for problem in self.problems)
 
     def summary(self) -> dict:
-        """Every KEYS value, the plan's name and the CPUs the measurements ran on: JSON-ready."""
+        """Every KEYS value, the plan's name and the CPU the streams and round trips ran on: JSON-ready."""
         return {**{key: self.values.get(key) for key in KEYS}, "plan": self.plan.name,
-                "pinned_cpu": self.pinned_cpu,
-                "throughput_cpus": list(self.throughput_cpus) if self.throughput_cpus else None}
+                "pinned_cpu": self.pinned_cpu}
 
 
 # -- the measurements --------------------------------------------------------------------
@@ -179,28 +177,6 @@ def one_cpu():
     os.sched_setaffinity(0, {cpu})
     try:
         yield cpu
-    finally:
-        os.sched_setaffinity(0, before)
-
-
-@contextlib.contextmanager
-def two_cpus():
-    """Run the block on one CPU and yield (that CPU, another) for a sender; None where not possible.
-
-    A stream's receiver and sender each keep a CPU busy. Left to the scheduler, they
-    sometimes share one CPU and sometimes not, and a run's speed changes by half with it;
-    pinned, every run of ours and of iperf3 meets the same arrangement. With only one
-    CPU allowed, both ends share it.
-    """
-    if not hasattr(os, "sched_setaffinity"):
-        yield None
-        return
-    before = os.sched_getaffinity(0)
-    receiver = min(before)
-    sender = min(before - {receiver}, default=receiver)
-    os.sched_setaffinity(0, {receiver})
-    try:
-        yield receiver, sender
     finally:
         os.sched_setaffinity(0, before)
 
@@ -228,8 +204,12 @@ def measure_all(plan: Plan, *, on_step=None, on_run=None) -> Results:
             return None
 
     tcp, iperf, unix = [], [], []
-    with two_cpus() as cpus:
-        sender = cpus[1] if cpus else None
+    # Both ends of every stream on one CPU, ours and iperf3's alike. Left to the scheduler, or
+    # pinned to two CPUs, single runs on a 2-CPU machine differed by up to half (ratios from 0.9
+    # to 1.7); on one CPU they agree within about 10 %: each measures the work a stack does per byte.
+    with one_cpu() as cpu:
+        cpus = None if cpu is None else (cpu, cpu)
+        sender = cpu
         for repeat in range(plan.repeats):
             # Alternating, so that a busy moment of the machine falls on both rather than on one,
             # and in turns first, so that neither always meets the machine as the other left it.
@@ -247,7 +227,7 @@ def measure_all(plan: Plan, *, on_step=None, on_run=None) -> Results:
                 "unix", total_bytes=plan.total_bytes, time_limit=plan.throughput_seconds,
                 peer_cpu=sender) / 1e9))
     # The best run of each: even pinned, the caches and the machine's other work change
-    # from run to run, and the best run is the one where both tools had the machine at its best.
+    # from run to run, and the best run is the one where each tool had the machine at its best.
     values["tcp_gbps"] = _best_of(tcp)
     values["iperf3_gbps"] = _best_of(iperf)
     values["unix_gbps"] = _best_of(unix)
@@ -286,7 +266,7 @@ def measure_all(plan: Plan, *, on_step=None, on_run=None) -> Results:
                    errors=(*_STEP_ERRORS, RuntimeError)) or []
     best = manyclients.max_clients(runs)
     values["max_clients"] = {model: best.get(model) for model in ("asyncio", "selectors", "threads", "iterative")}
-    return Results(plan, values, runs, problems, pinned_cpu=pinned, throughput_cpus=cpus)
+    return Results(plan, values, runs, problems, pinned_cpu=pinned)
 
 
 #: The round-trip pairings: (name, step name in a Problem, client, server, kind).

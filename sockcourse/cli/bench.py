@@ -205,9 +205,7 @@ def table(results) -> str:
     result, runs, plan = results.values, results.runs, results.plan
     cpu = results.pinned_cpu
     pinned = f"both ends on CPU {cpu}" if cpu is not None else "wherever the OS put them"
-    cpus = results.throughput_cpus
-    streams = (f"receiver on CPU {cpus[0]}, sender on CPU {cpus[1]}, for iperf3 too" if cpus
-               else "both ends wherever the OS put them")
+    streams = f"both ends on CPU {cpu}, for iperf3 too" if cpu is not None else "both ends wherever the OS put them"
     lines = [
         f"sockcourse bench ({plan.name}) on {platform.system()} {platform.release()}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}",
