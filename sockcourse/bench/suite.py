@@ -101,7 +101,7 @@ class Plan:
 
 
 FULL = Plan("full", total_bytes=8 << 30, throughput_seconds=1.0, repeats=5, rounds=5_000,
-            counts=manyclients.FULL_COUNTS, stall=3.0, trials=11, sockperf_trials=3)
+            counts=manyclients.FULL_COUNTS, stall=3.0, trials=11, sockperf_trials=5)
 QUICK = Plan("quick", total_bytes=512 << 20, throughput_seconds=1.0, repeats=1, rounds=2_000,
              counts=manyclients.QUICK_COUNTS, stall=0.5, trials=7, sockperf_trials=1)
 
