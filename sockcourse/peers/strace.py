@@ -1097,7 +1097,8 @@ C_TO_SYSCALL.update(_table([
      "NULL, NULL: the server does not ask who connected; Python's accept() asks (accept4 with an address)"),
     ("setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);", "setsockopt",
      'setsockopt(4, SOL_SOCKET, SO_RCVTIMEO_OLD, "\\x0a\\x00...", 16) = 0',
-     "a struct timeval of 16 bytes; strace names the 64-bit-time variant of the option SO_RCVTIMEO_OLD"),
+     "a struct timeval of 16 bytes; on 64-bit Linux SO_RCVTIMEO is SO_RCVTIMEO_OLD, the original option, whose "
+     "timeval already has a 64-bit tv_sec (_NEW is the variant for 32-bit systems)"),
     ("read(conn, buffer, sizeof buffer);", "read", 'read(4, "hello", 4096) = 5', ""),
     ("send(conn, data, (size_t)n, 0);", "sendto", 'sendto(4, "hello", 5, 0, NULL, 0) = 5',
      "glibc's send() is sendto() with no address, exactly as Python's"),

@@ -8,7 +8,8 @@ notes mention but the figure leaves out are handled here as follows:
 
 * Note 2 (FIN-WAIT-1 straight to TIME-WAIT when a FIN arrives together with
   the ACK of our own FIN) is in `TRANSITIONS`, marked with note=2.
-* Note 3 (a RST moves any state to LISTEN or CLOSED) is not drawn; pass
+* Note 3 (a RST may be sent from any state, with a step to TIME-WAIT; a RST
+  that arrives moves any state to LISTEN or CLOSED) is not drawn; pass
   `resets=True` to `is_transition` to accept those steps.
 
 One change from RFC 793: when SYN-SENT receives a bare SYN (simultaneous
@@ -75,8 +76,9 @@ NOTES = {
        "from LISTEN, by a passive open.",
     2: "The figure leaves out a step from FIN-WAIT-1 straight to TIME-WAIT, taken when a FIN arrives "
        "together with the ACK of our own FIN (drawn here dashed).",
-    3: "A RST may be sent from any state, and a RST that arrives moves any state to LISTEN or CLOSED; "
-       "those arrows are left out so that the figure stays readable.",
+    3: "A RST may be sent from any state, with a step to TIME-WAIT, and a RST that arrives moves any state "
+       "to LISTEN or CLOSED; those arrows are left out so that the figure stays readable. (Linux, sending a "
+       "RST for an abortive close, goes straight to CLOSED instead.)",
 }
 
 #: Every arrow of RFC 9293 Figure 5, plus the one its Note 2 adds.

@@ -6,7 +6,8 @@
  * each LESSON comment points at a line that echo_server.c does differently.
  */
 /* Not in the talk: the course builds with -std=c11, which hides what is not standard C, and
- * SO_REUSEPORT with it; gcc's own default (gnu17) shows it, as on the talk's slides. */
+ * SO_REUSEPORT with it; gcc's own default (a GNU mode: gnu17 up to GCC 14, gnu23 from GCC 15)
+ * shows it, as on the talk's slides. */
 #define _DEFAULT_SOURCE 1
 
 #include <netinet/in.h>
@@ -33,8 +34,8 @@ int main(void)
 
     /* LESSON 2: two options in one call. setsockopt() takes ONE option name; OR-ing two names
      * makes a third number. On Linux SO_REUSEADDR is 2 and SO_REUSEPORT is 15, and 2 | 15 == 15,
-     * so this call sets SO_REUSEPORT only (which lets other sockets bind the same port and share
-     * its connections) and never SO_REUSEADDR. On macOS and the BSDs the two are separate bits
+     * so this call sets SO_REUSEPORT only (which lets other sockets that also set it, run by the
+     * same user, bind the same port and share its connections) and never SO_REUSEADDR. On macOS and the BSDs the two are separate bits
      * (0x4, 0x200), their OR names no option at all, and the call fails. One call per option. */
     if (setsockopt(listener, SOL_SOCKET, SO_REUSEADDR | SO_REUSEPORT, &yes, sizeof yes) < 0) {
         perror("setsockopt");
