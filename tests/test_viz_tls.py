@@ -212,6 +212,8 @@ def test_every_chapter_05_picture_has_text_of_9_points_or_more_and_fits_a_browse
         viz.handshake_costs(costs),
         viz.handshake_ladders(costs),
         viz.tls.chain_of_trust(cert, tls.check_certificate(ca.server_cert, ca, "localhost"), "localhost"),
+        viz.tls_messages(tls.record_handshake(ca)),
+        viz.trust_chain(_four_chains(ca)),
     ]
     for ax in pictures:
         figure = ax.get_figure()
@@ -237,8 +239,9 @@ def test_what_crosses_after_the_reply_is_greyed_and_said(costs):
     protocol = "QUIC"
     start, hops = costs.ladders[protocol]
     reply_at = start + costs.of(protocol)[-1].seconds
-    # A piece that leaves the client just after the reply arrived, as its ACK does.
-    late = dataclasses.replace(hops[0], t=reply_at + 0.002 + costs.delay, held=costs.delay)
+    # A piece that leaves the client just after the reply arrived, as its ACK does. It lands 1 ms later,
+    # well inside the picture, which ends 0.35 round trips after the slowest reply (QUIC's, in some runs).
+    late = dataclasses.replace(hops[0], t=reply_at + 0.003, held=0.001)
     own = dataclasses.replace(costs, ladders={**costs.ladders, protocol: (start, [*hops, late])})
     fig, ax = plt.subplots()
     viz.handshake_ladders(own, ax=ax)
@@ -364,15 +367,3 @@ def test_trust_chain_refuses_malformed_chains_in_a_sentence(ca):
     other = dataclasses.replace(chains[1], hostname="other.example")
     with pytest.raises(ValueError, match=r"Every chain must be followed by one client"):
         viz.trust_chain([chains[0], other])
-
-
-def test_the_two_new_pictures_keep_to_9_points_and_10_inches(ca):
-    from sockcourse.tls.messages import record_handshake
-
-    for ax in (viz.tls_messages(record_handshake(ca)), viz.trust_chain(_four_chains(ca))):
-        figure = ax.get_figure()
-        assert figure.get_figwidth() <= 10.0, ax.get_title()
-        small = [t.get_text() for t in figure.findobj(lambda o: hasattr(o, "get_fontsize") and hasattr(o, "get_text"))
-                 if t.get_text().strip() and t.get_fontsize() < 9]
-        assert not small, (ax.get_title(), small)
-        plt.close(figure)
