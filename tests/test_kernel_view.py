@@ -221,6 +221,48 @@ def test_a_named_socket_shows_only_its_own_connection_even_when_its_port_is_shar
             remotes = {row.remote for row in table if row.role == "client"}
             assert remotes == {f"127.0.0.1:{first.port}"}, table
             assert all(str(second.port) not in row.local + row.remote for row in table), table
+            # The raw lines the same way: the shared local port's other connection is left out.
+            rows = [kernel.decode_proc_line(line) for line in kernel.proc_net_tcp(first, one)]
+            assert {row["remote"] for row in rows if row["local"] == name_of(one)} == {f"127.0.0.1:{first.port}"}, rows
+
+
+def _left_over_time_wait():
+    """A port number and a client's TIME_WAIT that an earlier, now closed, server on that port left behind."""
+    old = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    with old:
+        old.bind(("127.0.0.1", 0))
+        old.listen()
+        client = socket.create_connection(old.getsockname(), timeout=5)
+        served, _ = old.accept()
+        with client, served:
+            client_address = client.getsockname()
+            client.close()   # the client closes first: the TIME_WAIT is on its side
+            assert served.recv(1) == b""
+        port = old.getsockname()[1]
+    table = kernel.states(port, client_address, until="TIME_WAIT")
+    assert table.of_role("client") == ["TIME_WAIT"], table
+    return port, client_address
+
+
+def test_a_socket_with_no_peer_and_named_clients_leave_out_what_an_old_server_left_on_the_port():
+    port, client_address = _left_over_time_wait()
+    name = f"127.0.0.1:{client_address[1]}"
+    new = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    with new:
+        new.bind(("127.0.0.1", port))   # free: the TIME_WAIT is bound to the client's port, not to this one
+        # Bound but not listening: it has no connection, so nothing is its own yet.
+        assert all(name not in (row.local, row.remote) for row in kernel.states(new)), kernel.states(new)
+        new.listen()
+        with socket.create_connection(new.getsockname(), timeout=5) as fresh:
+            served, _ = new.accept()
+            with served:
+                named = kernel.states(new, fresh, until="ESTABLISHED")
+                assert sorted(named.states()) == ["ESTABLISHED", "ESTABLISHED", "LISTEN"], named
+        # The port number names everything on the port, the old client's TIME_WAIT included: the kernel has it.
+        assert name in {row.local for row in kernel.states(port)}
+        assert kernel.states(new, client_address).of_role("client") == ["TIME_WAIT"]
+        lines = kernel.proc_net_tcp(port, client_address)
+        assert [kernel.decode_proc_line(line)["local"] for line in lines] == [name], lines
 
 
 # -- waiting for a state, never in vain ------------------------------------------------------

@@ -87,13 +87,14 @@ class StateTable(list):
     __str__ = __repr__
 
 
-def _ports_of(things, endpoints: set | None = None) -> tuple[set[int], set[int]]:
+def _ports_of(things, endpoints: set | None = None, unconnected: set | None = None) -> tuple[set[int], set[int]]:
     """(server ports, other ports) named by servers, sockets and numbers.
 
     Sockets that are not listening also add their own address ("127.0.0.1:5000")
-    to `endpoints`.
+    to `endpoints`, and to `unconnected` too when they have no peer.
     """
     servers, others = set(), set()
+    unconnected = set() if unconnected is None else unconnected
     for thing in things:
         if isinstance(thing, bool):
             raise ArgumentTypeError(f"Expected a server, a socket or a port number, but got {thing!r}; "
@@ -110,6 +111,10 @@ def _ports_of(things, endpoints: set | None = None) -> tuple[set[int], set[int]]
             (servers if listening else others).add(port)
             if not listening and endpoints is not None:
                 endpoints.add(_addr(thing.getsockname()))
+                try:
+                    thing.getpeername()
+                except OSError:
+                    unconnected.add(_addr(thing.getsockname()))
         elif (isinstance(thing, tuple) and len(thing) >= 2 and isinstance(thing[0], str)
               and isinstance(thing[1], int)):
             # An address such as a closed socket's old getsockname(): that one endpoint.
@@ -245,14 +250,18 @@ def states(*things, until=None, timeout: float = 2.0) -> StateTable:
         names a server's port; a socket on a server's port is the "server" end,
         a socket talking to it the "client" end. When sockets that are not
         listening (or addresses) are named, only their own connections and
-        the listening sockets are shown.
+        the listening sockets are shown; a socket with no peer has no
+        connection, so only its own row is looked for. A port number outlives
+        its server: a client's TIME_WAIT left by an earlier server on the same
+        number is on that port too, and naming the clients leaves it out.
     until: a state name, or a collection of them, that the caller expects to
         see. State changes land a moment after the call that caused them (the
         peer's thread must run), so this waits up to `timeout` seconds for
         them, then returns what is there either way.
     """
     endpoints: set[str] = set()
-    server_ports, other_ports = _ports_of(things, endpoints)
+    unconnected: set[str] = set()
+    server_ports, other_ports = _ports_of(things, endpoints, unconnected)
     ports = server_ports | other_ports
     if not ports:
         raise ArgumentError("Name at least one server, socket or port, for example kernel.states(server).")
@@ -271,7 +280,8 @@ def states(*things, until=None, timeout: float = 2.0) -> StateTable:
                 # local port may serve connections to different servers at once.
                 local, remote = _addr(conn.laddr), _addr(conn.raddr)
                 to_server = not server_ports or local_port in server_ports or remote_port in server_ports
-                wanted = ((local in endpoints or remote in endpoints) and to_server
+                theirs = remote in endpoints and remote not in unconnected
+                wanted = ((local in endpoints or theirs) and to_server
                           or (conn.status == psutil.CONN_LISTEN and local_port in server_ports))
             else:
                 wanted = local_port in ports or remote_port in ports
@@ -311,9 +321,24 @@ def proc_net_tcp(*things) -> list[str]:
     """The raw lines of /proc/net/tcp and /proc/net/tcp6 for these ports (Linux only).
 
     Addresses and ports are hexadecimal there; `decode_proc_line` reads one.
+    As in states(), naming a socket that is not listening, or an address, keeps
+    only the lines of that endpoint's own connections.
     """
-    server_ports, other_ports = _ports_of(things)
-    return _proc_lines(server_ports | other_ports)
+    endpoints: set[str] = set()
+    server_ports, other_ports = _ports_of(things, endpoints)
+    lines = _proc_lines(server_ports | other_ports)
+    if endpoints:
+        lines = [line for line in lines if _between(decode_proc_line(line), endpoints, server_ports)]
+    return lines
+
+
+def _between(row: dict, endpoints: set[str], server_ports: set[int]) -> bool:
+    """Whether a decoded line is a connection of one of `endpoints`, and to one of `server_ports` if any are named.
+
+    One local port may serve connections to different servers, at once or one after another.
+    """
+    ports = {int(row["local"].rsplit(":", 1)[1]), int(row["remote"].rsplit(":", 1)[1]) if row["remote"] else 0}
+    return bool({row["local"], row["remote"]} & endpoints) and (not server_ports or bool(ports & server_ports))
 
 
 def _proc_lines(ports: set[int]) -> list[str]:
