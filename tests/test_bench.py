@@ -306,19 +306,14 @@ def test_sockperf_runs_in_trials_spread_over_the_run(trials, wanted, chosen):
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this system")
-def test_a_pinned_peer_process_runs_on_the_cpu_it_was_given():
-    cpu = max(os.sched_getaffinity(0))
-    with loopback.peer_connection("tcp", "process", cpu) as conn:
+def test_a_peer_process_started_on_one_cpu_runs_on_that_cpu():
+    # The suite pins its streams and round trips this way: what starts inside one_cpu() inherits it.
+    with suite.one_cpu() as cpu, loopback.peer_connection("tcp", "process") as conn:
         (peer,) = psutil.Process().children()
         assert peer.cpu_affinity() == [cpu]
         conn.sendall(bench_peer.REQUEST.pack(bench_peer.SOURCE, 1024, 1024))
         assert len(recv_exactly(conn, 1024, what="the peer's bytes")) == 1024
     assert children() == []
-
-
-def test_iperf3_refuses_cpus_that_are_not_a_pair():
-    with pytest.raises(TypeError, match=r"two CPU numbers .*cpus=\(0, 1\)"):
-        peers.outside.iperf3_gbps(1.0, cpus=0)
 
 
 def test_every_plan_announces_as_many_steps_as_it_takes():
@@ -352,10 +347,6 @@ def test_every_plan_announces_as_many_steps_as_it_takes():
     (lambda: c_peer.pairing("java", "c"), "'java'"),
     (lambda: c_peer.pairing("python", "python", "udp"), "'udp'"),
     (lambda: c_peer.pairing("python", "python", warmup=-1), "-1"),
-    (lambda: bench.throughput("tcp", peer_cpu=-1), "-1"),
-    (lambda: bench.throughput("tcp", peer_cpu=4096), "4096"),
-    (lambda: bench.throughput("tcp", peer="thread", peer_cpu=0), "'thread'"),
-    (lambda: peers.outside.iperf3_gbps(1.0, cpus=(0, 4096)), "4096"),
 ])
 def test_bad_input_is_refused_in_one_sentence(call, named):
     with pytest.raises(ValueError) as caught:

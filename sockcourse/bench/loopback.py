@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 
-from ..core.checks import check_choice, check_cpu, check_timeout, check_whole
+from ..core.checks import check_choice, check_timeout, check_whole
 from ..core.errors import ArgumentError, IncompleteMessage, SockcourseError
 from ..core.sockets import recv_exactly
 from ..peers import bench_peer
@@ -92,19 +92,10 @@ class _ThreadPeer:
 
 
 class _ProcessPeer:
-    def __init__(self, kind: str, address, cpu: int | None = None):
+    def __init__(self, kind: str, address):
         where = ["--unix", address] if kind == "unix" else ["--tcp", address[0], str(address[1])]
         # SIGTERM: the peer has no handler for it, so it ends at once even inside a blocking call.
         self.peer = Peer(command("bench_peer", *where), stop_signal=signal.SIGTERM)
-        if cpu is not None:
-            # The peer is one thread, pinned here while Python is still starting up in it, long
-            # before it connects and sends.
-            try:
-                os.sched_setaffinity(self.peer.process.pid, {cpu})
-            except OSError as exc:
-                self.peer.stop()
-                raise BenchError(f"The peer process could not be pinned to CPU {cpu} ({exc.strerror}); this "
-                                 f"process may run only on {sorted(os.sched_getaffinity(0))}.") from None
         self._why: str | None = None
         self._done = False
 
@@ -143,10 +134,9 @@ def kernel_timeouts(sock: socket.socket, seconds: float) -> None:
 
 
 @contextlib.contextmanager
-def peer_connection(kind: str, peer: str, cpu: int | None = None):
+def peer_connection(kind: str, peer: str):
     """A socket connected to a fresh peer; on exit, everything is closed, waited for and removed.
 
-    cpu: the CPU a "process" peer runs on (None: wherever the system puts it).
     Also used by bench.c_peer, which hands the socket to a C program that
     times the round trips against this Python peer.
     """
@@ -163,7 +153,7 @@ def peer_connection(kind: str, peer: str, cpu: int | None = None):
             address = listener.getsockname()
         listener.listen(1)
         listener.settimeout(TIMEOUT)
-        runner = _ProcessPeer(kind, address, cpu) if peer == "process" else _ThreadPeer(kind, address)
+        runner = (_ProcessPeer if peer == "process" else _ThreadPeer)(kind, address)
         try:
             conn, _ = listener.accept()
         except TimeoutError:
@@ -257,22 +247,15 @@ def _recv_rest(conn: socket.socket, buffer: bytearray, got: int, size: int) -> b
 
 
 def throughput(kind: str = "tcp", *, total_bytes: int = 64 * MiB, chunk: int = 256 * KiB,
-               peer: str = "process", verify: bool = False, time_limit: float | None = 30.0,
-               peer_cpu: int | None = None) -> float:
+               peer: str = "process", verify: bool = False, time_limit: float | None = 30.0) -> float:
     """Bits per second from the peer to us: it sendall()s `total_bytes` in `chunk`-sized calls,
     we recv_into() one preallocated buffer of `chunk` bytes.
 
     verify=True checks every byte against the peer's pattern (slower, for
     tests). After `time_limit` seconds the run ends early, and the rate is that
-    of the bytes received so far. peer_cpu: the CPU a "process" peer sends
-    from (None: wherever the system puts it).
+    of the bytes received so far.
     """
     kind, peer = _check_kind(kind), _check_peer(peer)
-    if peer_cpu is not None:
-        peer_cpu = check_cpu(peer_cpu, "peer_cpu")
-        if peer != "process":
-            raise ArgumentError(f"peer_cpu={peer_cpu} pins a peer process, but peer={peer!r} runs in a thread "
-                                f"of this one; pass peer='process', or peer_cpu=None.")
     total_bytes = _check_whole(total_bytes, "total number of bytes", 1, MAX_TOTAL, "total_bytes=64 * 2**20")
     chunk = _check_whole(chunk, "chunk size in bytes", 1, MAX_CHUNK, "chunk=256 * 2**10")
     time_limit = check_timeout(time_limit, "time_limit")
@@ -280,7 +263,7 @@ def throughput(kind: str = "tcp", *, total_bytes: int = 64 * MiB, chunk: int = 2
     view = memoryview(buffer)
     expected = memoryview(bench_peer.pattern(chunk)) if verify else None
     clock = time.perf_counter
-    with peer_connection(kind, peer, peer_cpu) as conn:
+    with peer_connection(kind, peer) as conn:
         started = clock()
         deadline = None if time_limit is None else started + time_limit
         conn.sendall(bench_peer.REQUEST.pack(bench_peer.SOURCE, total_bytes, chunk))

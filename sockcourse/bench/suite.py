@@ -204,28 +204,25 @@ def measure_all(plan: Plan, *, on_step=None, on_run=None) -> Results:
             return None
 
     tcp, iperf, unix = [], [], []
-    # Both ends of every stream on one CPU, ours and iperf3's alike. Left to the scheduler, or
-    # pinned to two CPUs, single runs on a 2-CPU machine differed by up to half (ratios from 0.9
-    # to 1.7); on one CPU they agree within about 10 %: each measures the work a stack does per byte.
-    with one_cpu() as cpu:
-        cpus = None if cpu is None else (cpu, cpu)
-        sender = cpu
+    # Both ends of every stream on one CPU, ours and iperf3's alike: the peer processes and iperf3
+    # start inside the block and inherit its CPU. Left to the scheduler, or pinned to two CPUs,
+    # single runs on a 2-CPU machine differed by up to half (ratios from 0.9 to 1.7); on one CPU
+    # they agree within about 10 %: each measures the work a stack does per byte.
+    with one_cpu():
         for repeat in range(plan.repeats):
             # Alternating, so that a busy moment of the machine falls on both rather than on one,
             # and in turns first, so that neither always meets the machine as the other left it.
             ours = (f"TCP throughput, run {repeat + 1} of {plan.repeats}", lambda: tcp.append(attempt(
                 "TCP throughput", lambda: loopback.throughput(
-                    "tcp", total_bytes=plan.total_bytes, time_limit=plan.throughput_seconds,
-                    peer_cpu=sender) / 1e9)))
+                    "tcp", total_bytes=plan.total_bytes, time_limit=plan.throughput_seconds) / 1e9)))
             theirs = (f"iperf3 on loopback, run {repeat + 1} of {plan.repeats}", lambda: iperf.append(attempt(
-                "iperf3", lambda: iperf3_gbps(plan.throughput_seconds, cpus), optional=True)))
+                "iperf3", lambda: iperf3_gbps(plan.throughput_seconds), optional=True)))
             for text, run in (ours, theirs) if repeat % 2 == 0 else (theirs, ours):
                 step(text)
                 run()
             step(f"UNIX stream throughput, run {repeat + 1} of {plan.repeats}")
             unix.append(attempt("UNIX throughput", lambda: loopback.throughput(
-                "unix", total_bytes=plan.total_bytes, time_limit=plan.throughput_seconds,
-                peer_cpu=sender) / 1e9))
+                "unix", total_bytes=plan.total_bytes, time_limit=plan.throughput_seconds) / 1e9))
     # The best run of each: even pinned, the caches and the machine's other work change
     # from run to run, and the best run is the one where each tool had the machine at its best.
     values["tcp_gbps"] = _best_of(tcp)

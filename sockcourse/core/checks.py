@@ -60,23 +60,6 @@ def check_whole(value, what: str, *, low: int | None = None, high: int | None = 
     return int(value)
 
 
-def check_cpu(value, what: str = "cpu") -> int:
-    """Return `value` if it is the number of one of this machine's CPUs; raise a sentence otherwise.
-
-    Only the number is checked: whether a process may run there is the kernel's to say when it
-    is pinned, since a thread that is already pinned sees only its own CPU as allowed.
-    """
-    cpu = check_whole(value, what, low=0, example=0)
-    if not hasattr(os, "sched_setaffinity"):
-        raise ArgumentError(f"{what}={cpu} asks for a CPU, but this system has no way to pin a process to "
-                            f"one (no sched_setaffinity); pass {what}=None to leave it to the system.")
-    count = os.cpu_count() or 1
-    if cpu >= count:
-        raise ArgumentError(f"{what}={cpu} is not a CPU of this machine, which has {count} (0 to {count - 1}); "
-                            f"pass one of those, for example {what}=0.")
-    return cpu
-
-
 def _span(low, high) -> str:
     if low is not None and high is not None:
         return f" from {low:,} to {high:,}"

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import psutil
 
 from ..core.addresses import host_port
-from ..core.checks import check_cpu, check_flag, check_path, check_seconds, check_target
+from ..core.checks import check_flag, check_path, check_seconds, check_target
 from ..core.errors import ArgumentTypeError, MissingFileError, PeerError
 from .process import end_process, read_line
 
@@ -194,26 +194,14 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def iperf3_gbps(seconds: float, cpus: tuple[int, int] | None = None) -> float | None:
-    """iperf3's loopback throughput in Gbit/s (its receiver's figure), or None if iperf3 is not installed.
-
-    cpus: (receiver, sender), the CPUs iperf3's server and client are pinned to with its own
-    -A option, as the course's throughput pins its two ends; None leaves them to the system.
-    """
+def iperf3_gbps(seconds: float) -> float | None:
+    """iperf3's loopback throughput in Gbit/s (its receiver's figure), or None if iperf3 is not installed."""
     seconds = check_seconds(seconds, "seconds", none_ok=False, example=2.0)
-    pinned = {"server": [], "client": []}
-    if cpus is not None:
-        if not isinstance(cpus, (tuple, list)) or len(cpus) != 2:
-            raise ArgumentTypeError(f"cpus must be two CPU numbers (receiver, sender), but got {cpus!r}; "
-                                    f"for example cpus=(0, 1).")
-        pinned = {"server": ["-A", str(check_cpu(cpus[0], "cpus[0]"))],
-                  "client": ["-A", str(check_cpu(cpus[1], "cpus[1]"))]}
     program = shutil.which("iperf3")
     if program is None:
         return None
     port = _free_port()
-    server = subprocess.Popen([program, "-s", "-1", "-B", "127.0.0.1", "-p", str(port), "--forceflush",
-                               *pinned["server"]],
+    server = subprocess.Popen([program, "-s", "-1", "-B", "127.0.0.1", "-p", str(port), "--forceflush"],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         if not _says(server, "listening", IPERF3_START_TIMEOUT):
@@ -221,8 +209,7 @@ def iperf3_gbps(seconds: float, cpus: tuple[int, int] | None = None) -> float | 
         # iperf3 reads -t as whole seconds, and 0 would mean "until stopped".
         whole = str(max(1, round(seconds)))
         try:
-            done = subprocess.run([program, "-c", "127.0.0.1", "-p", str(port), "-J", "-t", whole,
-                                   *pinned["client"]],
+            done = subprocess.run([program, "-c", "127.0.0.1", "-p", str(port), "-J", "-t", whole],
                                   capture_output=True, text=True, timeout=seconds + 30, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
             raise PeerError(f"The iperf3 client (iperf3 -c) did not finish within {seconds + 30:.0f} s.") from None
