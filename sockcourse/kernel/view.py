@@ -131,6 +131,39 @@ def _ports_of(things, endpoints: set | None = None, unconnected: set | None = No
     return servers, others
 
 
+@dataclass(frozen=True)
+class _Asked:
+    """What a call named, and so which of the kernel's rows it wants: states() and proc_net_tcp() alike."""
+
+    server_ports: set
+    ports: set
+    endpoints: set      # addresses of named sockets that are not listening, and named addresses
+    unconnected: set    # those of them that have no peer
+
+    @classmethod
+    def of(cls, things) -> _Asked:
+        endpoints, unconnected = set(), set()
+        server_ports, other_ports = _ports_of(things, endpoints, unconnected)
+        return cls(server_ports, server_ports | other_ports, endpoints, unconnected)
+
+    def wants(self, laddr, raddr, status: str) -> bool:
+        """Whether the row of a socket at laddr, talking to raddr, in `status`, answers the question."""
+        local_port = laddr.port if laddr else None
+        remote_port = raddr.port if raddr else None
+        if not self.endpoints:
+            return local_port in self.ports or remote_port in self.ports
+        # Named sockets pick their own connections (and the listener): another connection
+        # that happens to share a port number would only confuse. With a server named too, the
+        # connection must also be to that server: one local port may serve connections to
+        # different servers, at once or one after another. A socket with no peer has no
+        # connection, so a row whose far end is its address is not one of its own.
+        local, remote = _addr(laddr), _addr(raddr)
+        to_server = not self.server_ports or local_port in self.server_ports or remote_port in self.server_ports
+        theirs = remote in self.endpoints and remote not in self.unconnected
+        return ((local in self.endpoints or theirs) and to_server
+                or (status == psutil.CONN_LISTEN and local_port in self.server_ports))
+
+
 def _addr(address) -> str:
     return peer_text(address) if address else ""
 
@@ -259,34 +292,17 @@ def states(*things, until=None, timeout: float = 2.0) -> StateTable:
         peer's thread must run), so this waits up to `timeout` seconds for
         them, then returns what is there either way.
     """
-    endpoints: set[str] = set()
-    unconnected: set[str] = set()
-    server_ports, other_ports = _ports_of(things, endpoints, unconnected)
-    ports = server_ports | other_ports
-    if not ports:
+    asked = _Asked.of(things)
+    if not asked.ports:
         raise ArgumentError("Name at least one server, socket or port, for example kernel.states(server).")
     expected = _check_states(until)
     timeout = check_seconds(timeout, "timeout", none_ok=False, example=2.0)
     deadline = time.monotonic() + timeout
     while True:
         table = StateTable()
-        for conn in _tcp_connections(ports):
-            local_port = conn.laddr.port if conn.laddr else None
-            remote_port = conn.raddr.port if conn.raddr else None
-            if endpoints:
-                # Named sockets pick their own connections (and the listener): another
-                # connection that happens to share a port number would only confuse.
-                # With a server named too, the connection must also be to that server: one
-                # local port may serve connections to different servers at once.
-                local, remote = _addr(conn.laddr), _addr(conn.raddr)
-                to_server = not server_ports or local_port in server_ports or remote_port in server_ports
-                theirs = remote in endpoints and remote not in unconnected
-                wanted = ((local in endpoints or theirs) and to_server
-                          or (conn.status == psutil.CONN_LISTEN and local_port in server_ports))
-            else:
-                wanted = local_port in ports or remote_port in ports
-            if wanted:
-                table.append(SocketState(_role(conn, server_ports), _addr(conn.laddr),
+        for conn in _tcp_connections(asked.ports):
+            if asked.wants(conn.laddr, conn.raddr, conn.status):
+                table.append(SocketState(_role(conn, asked.server_ports), _addr(conn.laddr),
                                          _addr(conn.raddr), conn.status))
         table.sort(key=lambda r: (_ROLE_ORDER[r.role], r.state, r.local, r.remote))
         if expected <= set(table.states()) or time.monotonic() >= deadline:
@@ -324,21 +340,9 @@ def proc_net_tcp(*things) -> list[str]:
     As in states(), naming a socket that is not listening, or an address, keeps
     only the lines of that endpoint's own connections.
     """
-    endpoints: set[str] = set()
-    server_ports, other_ports = _ports_of(things, endpoints)
-    lines = _proc_lines(server_ports | other_ports)
-    if endpoints:
-        lines = [line for line in lines if _between(decode_proc_line(line), endpoints, server_ports)]
-    return lines
-
-
-def _between(row: dict, endpoints: set[str], server_ports: set[int]) -> bool:
-    """Whether a decoded line is a connection of one of `endpoints`, and to one of `server_ports` if any are named.
-
-    One local port may serve connections to different servers, at once or one after another.
-    """
-    ports = {int(row["local"].rsplit(":", 1)[1]), int(row["remote"].rsplit(":", 1)[1]) if row["remote"] else 0}
-    return bool({row["local"], row["remote"]} & endpoints) and (not server_ports or bool(ports & server_ports))
+    asked = _Asked.of(things)
+    return [line for line in _proc_lines(asked.ports)
+            if asked.wants(*_proc_address_pair(line), PROC_TCP_STATES.get(line.split(None, 4)[3], "NONE"))]
 
 
 def _proc_lines(ports: set[int]) -> list[str]:
